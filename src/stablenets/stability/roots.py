@@ -1,0 +1,176 @@
+"""Characteristic roots, the root condition (zero stability) and consistency of linear multistep schemes.
+
+The explicit k-step scheme used by the multistep networks is
+
+    x_{n+1} = α_0 x_n + α_1 x_{n-1} + … + α_{k-1} x_{n-k+1} + β h f(x_n).
+
+Its first characteristic polynomial is
+
+    ρ(ζ) = ζ^k − α_0 ζ^{k-1} − α_1 ζ^{k-2} − … − α_{k-1},
+
+and its second one is σ(ζ) = β ζ^{k-1}.
+
+Zero stability (Dahlquist's root condition): every root of ρ lies in the closed unit
+disc |ζ| ≤ 1, and every root on the unit circle is simple.  A repeated root on the
+unit circle (e.g. ζ = 1 twice for α = (2, −1)) makes perturbations grow like n·|ζ|^n
+and is *not* zero-stable.
+
+Consistency (order ≥ 1): ρ(1) = 0 and ρ'(1) = σ(1).  With the coefficients above,
+ρ(1) = 1 − Σ_j α_j and ρ'(1) = k − Σ_j (k−1−j) α_j = 1 + Σ_j j α_j when Σ_j α_j = 1, so
+
+    Σ_j α_j = 1   and   β = 1 + Σ_j j·α_j     (j = 0, …, k−1).
+
+Examples: ResNet α = (1,), β = 1; ZeroSNet-Opt α = (1/3, 5/9, 1/9), β = 1 + 5/9 + 2/9 = 16/9;
+LM-ResNet α = (1 − k, k) needs β = 1 + k.
+
+Numerics of repeated roots: ``np.roots`` (companion-matrix eigenvalues) splits an
+m-fold root into m roots about eps^{1/m} apart (~1e-8 for a double root), so a
+double root at 1 may come back as 1 ± 1e-8.  We therefore cluster roots closer than
+``cluster_tol``, replace each cluster by its mean (accurate to ~eps), and confirm a
+cluster on the unit circle is a genuine multiple root by checking ρ'(centre) ≈ 0.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "StabilityWarning",
+    "characteristic_polynomial",
+    "characteristic_roots",
+    "root_clusters",
+    "is_zero_stable",
+    "is_consistent",
+    "consistent_beta",
+    "check_coefficients",
+]
+
+
+class StabilityWarning(UserWarning):
+    """Warned when multistep coefficients break the root condition or consistency."""
+
+
+def _as_alphas(alphas: Sequence[float]) -> np.ndarray:
+    a = np.atleast_1d(np.asarray(alphas, dtype=np.float64))
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"alphas must be a non-empty 1-D sequence of numbers (α_0, …, α_{{k-1}}), got {alphas!r}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"alphas must be finite, got {alphas!r}")
+    return a
+
+
+def characteristic_polynomial(alphas: Sequence[float]) -> np.ndarray:
+    """Coefficients of ρ(ζ) = ζ^k − α_0 ζ^{k−1} − … − α_{k−1}, highest power first (np.polyval order)."""
+    a = _as_alphas(alphas)
+    return np.concatenate([[1.0], -a])
+
+
+def characteristic_roots(alphas: Sequence[float]) -> np.ndarray:
+    """Roots of ρ(ζ) = ζ^k − α_0 ζ^{k−1} − … − α_{k−1} as complex128, sorted by decreasing modulus."""
+    roots = np.roots(characteristic_polynomial(alphas)).astype(np.complex128)
+    return roots[np.argsort(-np.abs(roots), kind="stable")]
+
+
+def root_clusters(alphas: Sequence[float], cluster_tol: float = 1e-4) -> list[tuple[complex, int]]:
+    """Distinct roots of ρ with their multiplicities, robust to the eps^{1/m} splitting of multiple roots.
+
+    Roots closer than ``cluster_tol · max(1, |ζ|)`` are grouped (single linkage); each group is
+    returned as (mean, size).  A group whose mean is not a root of ρ' (|ρ'(mean)| not small compared
+    with the coefficient scale) is split back into simple roots: they are close but distinct.
+    """
+    poly = characteristic_polynomial(alphas)
+    dpoly = np.polyder(poly)
+    roots = characteristic_roots(alphas)
+    unassigned = list(range(roots.size))
+    clusters: list[tuple[complex, int]] = []
+    scale = float(np.sum(np.abs(poly)))
+    while unassigned:
+        group = [unassigned.pop(0)]
+        grown = True
+        while grown:
+            grown = False
+            for i in list(unassigned):
+                if any(abs(roots[i] - roots[j]) <= cluster_tol * max(1.0, abs(roots[j])) for j in group):
+                    group.append(i)
+                    unassigned.remove(i)
+                    grown = True
+        centre = complex(np.mean(roots[group]))
+        if len(group) > 1 and abs(np.polyval(dpoly, centre)) > 1e-6 * scale:
+            clusters.extend((complex(roots[i]), 1) for i in group)
+        else:
+            clusters.append((centre, len(group)))
+    return clusters
+
+
+def is_zero_stable(alphas: Sequence[float], tol: float = 1e-9) -> bool:
+    """The root condition: all roots |ζ| ≤ 1 (+tol) and roots with ||ζ| − 1| ≤ tol simple.
+
+    Multiple roots are detected by clustering (see :func:`root_clusters`), so a double root at 1
+    that ``np.roots`` returns as 1 ± 1e-8 is recognised as repeated, hence not zero-stable.
+    """
+    for centre, mult in root_clusters(alphas):
+        modulus = abs(centre)
+        if modulus > 1.0 + tol:
+            return False
+        if mult > 1 and modulus >= 1.0 - tol:
+            return False
+    return True
+
+
+def consistent_beta(alphas: Sequence[float]) -> float:
+    """The β that makes the scheme consistent: β = 1 + Σ_j j·α_j (assumes Σ α_j = 1)."""
+    a = _as_alphas(alphas)
+    return float(1.0 + np.sum(np.arange(a.size) * a))
+
+
+def is_consistent(alphas: Sequence[float], beta: float, tol: float = 1e-9) -> bool:
+    """Consistency (order ≥ 1) of x_{n+1} = Σ_j α_j x_{n−j} + β h f(x_n).
+
+    True iff ρ(1) = 0, i.e. Σ_j α_j = 1, and ρ'(1) = σ(1), i.e. β = 1 + Σ_j j·α_j (both within tol).
+    """
+    a = _as_alphas(alphas)
+    return bool(abs(np.sum(a) - 1.0) <= tol and abs(float(beta) - consistent_beta(a)) <= tol)
+
+
+def check_coefficients(alphas: Sequence[float], beta: float | None = None, strict: bool = False) -> dict:
+    """Check multistep coefficients the way ``create_model`` does; warn (or raise) on problems.
+
+    Warns :class:`StabilityWarning` when the root condition fails (the message lists the roots
+    and their moduli); with ``strict=True`` raises ValueError instead.  When ``beta`` is given,
+    also warns when the scheme is not consistent (inconsistency alone never raises: some papers'
+    networks, e.g. PreResNet-α with α ≠ 1, are deliberately inconsistent).
+
+    Returns a dict with roots, moduli, zero_stable, consistent (None without beta).
+    """
+    a = _as_alphas(alphas)
+    roots = characteristic_roots(a)
+    zero_stable = is_zero_stable(a)
+    consistent = None if beta is None else is_consistent(a, beta)
+    report = {
+        "alphas": tuple(float(v) for v in a),
+        "beta": None if beta is None else float(beta),
+        "roots": roots,
+        "moduli": np.abs(roots),
+        "zero_stable": zero_stable,
+        "consistent": consistent,
+    }
+    if not zero_stable:
+        listed = ", ".join(f"{complex(r):.6g} (|ρ|={abs(r):.6g})" for r in roots)
+        msg = (
+            f"multistep coefficients α={report['alphas']} are not zero-stable: the roots of "
+            f"ζ^{a.size} − Σ α_j ζ^{{{a.size}−1−j}} are {listed}; the root condition needs all |ρ| ≤ 1 "
+            "and the roots on the unit circle simple."
+        )
+        if strict:
+            raise ValueError(msg + " Choose zero-stable coefficients or pass strict=False.")
+        warnings.warn(msg, StabilityWarning, stacklevel=2)
+    if consistent is False:
+        warnings.warn(
+            f"multistep coefficients α={report['alphas']}, β={float(beta):.6g} are not consistent: "
+            f"need Σα = 1 (got {float(np.sum(a)):.6g}) and β = 1 + Σ j·α_j = {consistent_beta(a):.6g}.",
+            StabilityWarning,
+            stacklevel=2,
+        )
+    return report
