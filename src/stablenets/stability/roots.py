@@ -24,10 +24,13 @@ Examples: ResNet α = (1,), β = 1; ZeroSNet-Opt α = (1/3, 5/9, 1/9), β = 1 + 
 LM-ResNet α = (1 − k, k) needs β = 1 + k.
 
 Numerics of repeated roots: ``np.roots`` (companion-matrix eigenvalues) splits an
-m-fold root into m roots about eps^{1/m} apart (~1e-8 for a double root), so a
-double root at 1 may come back as 1 ± 1e-8.  We therefore cluster roots closer than
-``cluster_tol``, replace each cluster by its mean (accurate to ~eps), and confirm a
-cluster on the unit circle is a genuine multiple root by checking ρ'(centre) ≈ 0.
+m-fold root into m roots about eps^{1/m} apart (~1e-8 for a double root, ~1e-5 for a triple
+one), possibly along the unit circle so that every computed modulus stays ≤ 1.  We therefore
+group roots closer than ``cluster_tol`` (default max(1e-4, 4·eps^{1/k})) into one root of that
+multiplicity, located at the group mean (accurate to ~eps).  Distinct roots on the unit circle
+closer than that are treated as repeated: below ~eps^{1/m} they cannot be told from a
+multiple root, and over fewer than ~1/separation steps (far more than any network's depth)
+two such roots produce the same linear growth n·|ζ|^n as a double root.
 """
 from __future__ import annotations
 
@@ -73,44 +76,42 @@ def characteristic_roots(alphas: Sequence[float]) -> np.ndarray:
     return roots[np.argsort(-np.abs(roots), kind="stable")]
 
 
-def root_clusters(alphas: Sequence[float], cluster_tol: float = 1e-4) -> list[tuple[complex, int]]:
-    """Distinct roots of ρ with their multiplicities, robust to the eps^{1/m} splitting of multiple roots.
+def _default_cluster_tol(k: int) -> float:
+    return max(1e-4, 4.0 * float(np.finfo(np.float64).eps) ** (1.0 / k))
+
+
+def root_clusters(alphas: Sequence[float], cluster_tol: float | None = None) -> list[tuple[complex, int]]:
+    """Distinct roots of ρ with multiplicities, robust to the eps^{1/m} splitting of multiple roots.
 
     Roots closer than ``cluster_tol · max(1, |ζ|)`` are grouped (single linkage); each group is
-    returned as (mean, size).  A group whose mean is not a root of ρ' (|ρ'(mean)| not small compared
-    with the coefficient scale) is split back into simple roots: they are close but distinct.
+    returned as (mean, size), largest modulus first.
     """
-    poly = characteristic_polynomial(alphas)
-    dpoly = np.polyder(poly)
     roots = characteristic_roots(alphas)
+    tol = _default_cluster_tol(roots.size) if cluster_tol is None else float(cluster_tol)
     unassigned = list(range(roots.size))
     clusters: list[tuple[complex, int]] = []
-    scale = float(np.sum(np.abs(poly)))
     while unassigned:
         group = [unassigned.pop(0)]
         grown = True
         while grown:
             grown = False
             for i in list(unassigned):
-                if any(abs(roots[i] - roots[j]) <= cluster_tol * max(1.0, abs(roots[j])) for j in group):
+                if any(abs(roots[i] - roots[j]) <= tol * max(1.0, abs(roots[j])) for j in group):
                     group.append(i)
                     unassigned.remove(i)
                     grown = True
-        centre = complex(np.mean(roots[group]))
-        if len(group) > 1 and abs(np.polyval(dpoly, centre)) > 1e-6 * scale:
-            clusters.extend((complex(roots[i]), 1) for i in group)
-        else:
-            clusters.append((centre, len(group)))
+        clusters.append((complex(np.mean(roots[group])), len(group)))
     return clusters
 
 
-def is_zero_stable(alphas: Sequence[float], tol: float = 1e-9) -> bool:
+def is_zero_stable(alphas: Sequence[float], tol: float = 1e-9, cluster_tol: float | None = None) -> bool:
     """The root condition: all roots |ζ| ≤ 1 (+tol) and roots with ||ζ| − 1| ≤ tol simple.
 
     Multiple roots are detected by clustering (see :func:`root_clusters`), so a double root at 1
-    that ``np.roots`` returns as 1 ± 1e-8 is recognised as repeated, hence not zero-stable.
+    that ``np.roots`` returns as 1 ± 1e-8 (or 1 ± 1e-8 i) is recognised as repeated, hence not
+    zero-stable.
     """
-    for centre, mult in root_clusters(alphas):
+    for centre, mult in root_clusters(alphas, cluster_tol):
         modulus = abs(centre)
         if modulus > 1.0 + tol:
             return False
