@@ -9,6 +9,7 @@ from stablenets.stability import (
     c_stability_constant,
     jacobian_spectral_norm,
     jacobian_top_eigenvalues,
+    jacobian_top_singular_values,
     spectrum_shift_damped,
 )
 
@@ -40,6 +41,13 @@ def test_power_iteration_returns_spectral_norm_of_linear_map():
     assert sigma.shape == (4,)
     torch.testing.assert_close(sigma, torch.full((4,), 3.0, dtype=torch.float64), rtol=1e-6, atol=0)
     assert float(jacobian_spectral_norm(_linear(a), x, per_sample=False)) == pytest.approx(3.0, rel=1e-5)
+
+
+def test_lanczos_singular_values_of_linear_map():
+    values = [3.0, 2.9, 1.5, 1.0, 0.7, 0.5, 0.2, 0.1]  # tiny gap: slow for power iteration, exact for Lanczos
+    a = _matrix_with_singular_values(values, seed=7)
+    top = jacobian_top_singular_values(_linear(a), torch.randn(1, DIM, dtype=torch.float64), k=3, krylov_dim=DIM)
+    torch.testing.assert_close(top, torch.tensor(values[:3], dtype=torch.float64), rtol=1e-8, atol=0)
 
 
 def test_power_iteration_on_nonlinear_block_matches_explicit_jacobian():

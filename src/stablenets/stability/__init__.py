@@ -36,6 +36,7 @@ from stablenets.stability.spectra import (
     jacobian_ritz_values,
     jacobian_spectral_norm,
     jacobian_top_eigenvalues,
+    jacobian_top_singular_values,
     spectrum_shift_damped,
 )
 from stablenets.stability.zerosnet import (
@@ -76,6 +77,7 @@ __all__ = [
     "stability_region_grid",
     "ivp_example",
     "jacobian_spectral_norm",
+    "jacobian_top_singular_values",
     "jacobian_ritz_values",
     "jacobian_top_eigenvalues",
     "spectrum_shift_damped",
