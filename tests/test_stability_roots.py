@@ -100,6 +100,9 @@ def test_check_coefficients_warns_raises_and_stays_quiet():
         check_coefficients((2.0, -1.0), strict=True)
     with pytest.warns(StabilityWarning, match="not consistent"):
         check_coefficients((1 / 3, 5 / 9, 1 / 9), 1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert check_coefficients((0.5,), 1.0, warn_inconsistent=False)["consistent"] is False
     with pytest.raises(ValueError, match="alphas"):
         check_coefficients(())
 

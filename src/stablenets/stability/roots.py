@@ -135,13 +135,16 @@ def is_consistent(alphas: Sequence[float], beta: float, tol: float = 1e-9) -> bo
     return bool(abs(np.sum(a) - 1.0) <= tol and abs(float(beta) - consistent_beta(a)) <= tol)
 
 
-def check_coefficients(alphas: Sequence[float], beta: float | None = None, strict: bool = False) -> dict:
+def check_coefficients(
+    alphas: Sequence[float], beta: float | None = None, strict: bool = False, warn_inconsistent: bool = True
+) -> dict:
     """Check multistep coefficients the way ``create_model`` does; warn (or raise) on problems.
 
     Warns :class:`StabilityWarning` when the root condition fails (the message lists the roots
     and their moduli); with ``strict=True`` raises ValueError instead.  When ``beta`` is given,
-    also warns when the scheme is not consistent (inconsistency alone never raises: some papers'
-    networks, e.g. PreResNet-α with α ≠ 1, are deliberately inconsistent).
+    also warns when the scheme is not consistent, unless ``warn_inconsistent=False``
+    (inconsistency alone never raises: some papers' networks, e.g. PreResNet-α with α ≠ 1, are
+    deliberately inconsistent).
 
     Returns a dict with roots, moduli, zero_stable, consistent (None without beta).
     """
@@ -167,7 +170,7 @@ def check_coefficients(alphas: Sequence[float], beta: float | None = None, stric
         if strict:
             raise ValueError(msg + " Choose zero-stable coefficients or pass strict=False.")
         warnings.warn(msg, StabilityWarning, stacklevel=2)
-    if consistent is False:
+    if consistent is False and warn_inconsistent:
         warnings.warn(
             f"multistep coefficients α={report['alphas']}, β={float(beta):.6g} are not consistent: "
             f"need Σα = 1 (got {float(np.sum(a)):.6g}) and β = 1 + Σ j·α_j = {consistent_beta(a):.6g}.",

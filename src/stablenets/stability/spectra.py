@@ -100,7 +100,10 @@ def jacobian_spectral_norm(
 
 
 def _arnoldi(matvec: Callable[[torch.Tensor], torch.Tensor], v0: torch.Tensor, m: int) -> np.ndarray:
-    """Hessenberg matrix (float64, at most m×m) of m Arnoldi steps from v0 (flat), reorthogonalised twice."""
+    """Hessenberg matrix (float64, at most m×m) of m Arnoldi steps from v0 (flat), reorthogonalised twice.
+
+    One host synchronisation per step (the breakdown test); m is small (tens), so this is cheap.
+    """
     n = v0.numel()
     m = min(m, n)
     basis = torch.zeros(m + 1, n, dtype=v0.dtype, device=v0.device)
