@@ -54,7 +54,8 @@ def test_augmentation_statistics():
     assert abs(aug[:, 2].float().mean().item() - 0.5) < 0.04
     centred = (aug[:, 0] == 4) & (aug[:, 1] == 4) & (aug[:, 2] == 0)
     xs = torch.cat([x for x, _ in b])
-    assert torch.equal(xs[centred], _coords(int(centred.sum()), c=1, h=8, w=8).float() / 255)
+    levels = (xs[centred] * 255).round().to(torch.uint8)
+    assert torch.equal(levels, _coords(int(centred.sum()), c=1, h=8, w=8))
 
 
 def test_ddp_shards_disjoint_and_complete():
@@ -99,3 +100,20 @@ def test_text_and_points_pass_through():
     assert torch.equal(x, pts)
     with pytest.raises(ValueError, match="augment"):
         DeviceBatcher(pts, torch.arange(20), 4, augment=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_batches_equal_cpu_batches_without_host_syncs():
+    images, labels = _coords(300, c=3, h=8, w=8), torch.arange(300)
+    cpu = list(DeviceBatcher(images, labels, 64, augment=True, seed=4))
+    gpu_b = make_batcher(images, labels, 64, device="cuda", augment=True, seed=4)
+    stream = StreamingBatcher(images, labels, 64, device="cuda", augment=True, seed=4)
+    it = iter(gpu_b)
+    first = next(it)  # the epoch's plan is moved once, before the first batch
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        rest = list(it)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    for (xc, yc), (xg, yg), (xs, ys) in zip(cpu, [first] + rest, stream):
+        assert xg.is_cuda and torch.equal(xc, xg.cpu()) and torch.equal(xs.cpu(), xc) and torch.equal(yc, yg.cpu())

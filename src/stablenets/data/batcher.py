@@ -136,7 +136,7 @@ class DeviceBatcher:
                 if aug is not None:
                     a = aug[k * bs:(k + 1) * bs]
                     x = random_crop_flip(x, a[:, 0], a[:, 1], a[:, 2].bool(), self.pad)
-                x = x.float().div_(255)
+                x = x.float().mul_(1 / 255)  # a correctly rounded multiply: equal on CPU and CUDA
             yield x, y
 
 
