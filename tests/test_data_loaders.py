@@ -157,6 +157,10 @@ def test_cifar10c_official_layout(tmp_path):
         load("cifar10-c", tmp_path, corruption="gaussian_noise", severity=2)
     with pytest.raises(ValueError, match="severity"):
         load("cifar10-c", tmp_path, corruption="gaussian_noise", severity=6)
+    path = folder / "gaussian_noise.npy"
+    path.write_bytes(path.read_bytes()[: 20 * 32 * 32 * 3])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        load("cifar10-c", tmp_path, corruption="gaussian_noise", severity=1, verify=False)
 
 
 def test_imagefolder(tmp_path):

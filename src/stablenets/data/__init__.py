@@ -5,11 +5,18 @@
     x, y = data.load("embedded-mnist", split="train")       # packaged, no files needed
     info = data.dataset_info("cifar10")                     # classes, channels, size, mean/std
     data.download("mnist", root)                            # official archives, md5-checked
+    xn = data.corrupt(x.float() / 255, "shot_noise", 3)     # CIFAR-10-C noise, on x's device
+    for xb, yb in data.make_batcher(x, y, 128, "cuda", augment=True): ...
 """
 from stablenets.data._files import ChecksumError, CorruptFileError, DataError
+from stablenets.data.batcher import DeviceBatcher, StreamingBatcher, make_batcher
+from stablenets.data.corruptions import corrupt, gaussian_noise_train, replace_characters
 from stablenets.data.download import download
 from stablenets.data.info import DatasetInfo, dataset_info, list_datasets
 from stablenets.data.loaders import load
+from stablenets.data.noise_sets import NoiseTestSet, noise_test_set
 
 __all__ = ["load", "dataset_info", "list_datasets", "download", "DatasetInfo",
-           "DataError", "ChecksumError", "CorruptFileError"]
+           "DataError", "ChecksumError", "CorruptFileError", "corrupt", "gaussian_noise_train",
+           "replace_characters", "noise_test_set", "NoiseTestSet", "DeviceBatcher", "StreamingBatcher",
+           "make_batcher"]
