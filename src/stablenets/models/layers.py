@@ -1,0 +1,129 @@
+"""Shared building blocks: input normalisation, residual branches f_n, and shortcuts s_n.
+
+Branches are pre-activation (He et al. 2016, "Identity mappings"): each starts
+with BatchNorm–ReLU, so the state carried between blocks is never normalised
+and a scheme combines raw states. Every branch maps (C_in, H, W) to
+(C_out, H/stride, W/stride); the shortcut is None when the shape is kept, or a
+1×1 (strided) projection otherwise.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from stablenets.schemes.base import ResidualBlock
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+MNIST_MEAN = (0.1307,)
+MNIST_STD = (0.3081,)
+
+
+class Normalize(nn.Module):
+    """(x − mean) / std per channel, with mean/std as buffers: the model's first layer."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        if len(mean) != len(std):
+            raise ValueError(f"mean and std need one value per channel, got {len(mean)} and {len(std)}")
+        if any(s <= 0 for s in std):
+            raise ValueError(f"std must be positive, got {tuple(std)}")
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) / self.std
+
+
+def default_normalization(in_channels: int, mean=None, std=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """CIFAR-10 statistics for 3 channels, MNIST's for 1, (0.5, 0.5) otherwise, unless given."""
+    if mean is None or std is None:
+        known = {3: (CIFAR10_MEAN, CIFAR10_STD), 1: (MNIST_MEAN, MNIST_STD)}
+        d_mean, d_std = known.get(in_channels, ((0.5,) * in_channels, (0.5,) * in_channels))
+        mean = d_mean if mean is None else mean
+        std = d_std if std is None else std
+    mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
+    if len(mean) != in_channels or len(std) != in_channels:
+        raise ValueError(f"mean/std have {len(mean)}/{len(std)} values but the model has {in_channels} input channels")
+    return mean, std
+
+
+def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, groups=groups, bias=False)
+
+
+def projection(cin: int, cout: int, stride: int, dims: int = 2) -> nn.Module | None:
+    """The shortcut s_n: None (identity) when the shape is kept, else a strided 1×1 convolution."""
+    if cin == cout and stride == 1:
+        return None
+    conv = nn.Conv2d if dims == 2 else nn.Conv1d
+    return conv(cin, cout, 1, stride=stride, bias=False)
+
+
+class PreActBasic(nn.Sequential):
+    """BN–ReLU–conv3×3–BN–ReLU–conv3×3 (optionally with dropout between, as in wide ResNets)."""
+
+    expansion = 1
+
+    def __init__(self, cin: int, planes: int, stride: int = 1, dropout: float = 0.0):
+        layers = [nn.BatchNorm2d(cin), nn.ReLU(inplace=False), conv3x3(cin, planes, stride),
+                  nn.BatchNorm2d(planes), nn.ReLU(inplace=False)]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        layers.append(conv3x3(planes, planes))
+        super().__init__(*layers)
+
+
+class PreActBottleneck(nn.Sequential):
+    """BN–ReLU–conv1×1–BN–ReLU–conv3×3 (grouped for ResNeXt)–BN–ReLU–conv1×1, out = expansion·planes."""
+
+    expansion = 4
+
+    def __init__(self, cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,
+                 expansion: int | None = None):
+        inner = inner or planes
+        out = planes * (expansion or self.expansion)
+        super().__init__(
+            nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, inner, 1, bias=False),
+            nn.BatchNorm2d(inner), nn.ReLU(), conv3x3(inner, inner, stride, groups=groups),
+            nn.BatchNorm2d(inner), nn.ReLU(), nn.Conv2d(inner, out, 1, bias=False),
+        )
+
+
+class PreActBasic1d(nn.Sequential):
+    """The 1-D branch for character sequences: BN–ReLU–conv3–BN–ReLU–conv3."""
+
+    def __init__(self, cin: int, planes: int, stride: int = 1):
+        super().__init__(
+            nn.BatchNorm1d(cin), nn.ReLU(), nn.Conv1d(cin, planes, 3, stride=stride, padding=1, bias=False),
+            nn.BatchNorm1d(planes), nn.ReLU(), nn.Conv1d(planes, planes, 3, padding=1, bias=False),
+        )
+
+
+class MLPBranch(nn.Sequential):
+    """Linear–tanh–Linear on points: the residual branch of the 2-D feature-flow networks."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
+
+
+def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0) -> ResidualBlock:
+    return ResidualBlock(PreActBasic(cin, planes, stride, dropout), projection(cin, planes, stride), cin, planes)
+
+
+def bottleneck_block(cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,
+                     expansion: int = 4) -> ResidualBlock:
+    out = planes * expansion
+    branch = PreActBottleneck(cin, planes, stride, groups=groups, inner=inner, expansion=expansion)
+    return ResidualBlock(branch, projection(cin, out, stride), cin, out)
+
+
+class PreActHead(nn.Sequential):
+    """BN–ReLU–global average pool–linear: the pre-activation networks' classifier."""
+
+    def __init__(self, channels: int, num_classes: int, dims: int = 2):
+        norm = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
+        pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
+        super().__init__(norm(channels), nn.ReLU(), pool, nn.Flatten(), nn.Linear(channels, num_classes))

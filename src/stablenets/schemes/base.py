@@ -1,0 +1,114 @@
+"""The scheme side of "backbone × scheme": stepping a chain of residual blocks.
+
+A backbone supplies a flat chain of :class:`ResidualBlock` s; block n has a
+residual branch f_n and a shortcut s_n (the identity, or a projection where the
+shape changes). A scheme decides how the history of states and the branch
+output make the next state,
+
+    x_{n+1} = Φ_n(s_n(x_n), s_n(x_{n−1}), …, f_n(x_n)).
+
+:class:`SchemeTrunk` owns the stepping and the history: it keeps the last
+``n_history`` states, projects every history term through the block's shortcut
+when the shape changes (so multistep schemes carry their whole history across
+stage transitions), and calls one :class:`SchemeStep` per block. A scheme
+subclass writes only how one block steps (``SchemeStep.forward``) and declares
+``order``, ``explicit`` and ``n_history``. Each block owns its step module, so
+learnable per-block coefficients (λ_n, h_n, k_n) live beside their block.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+
+import torch
+from torch import Tensor, nn
+
+
+class ResidualBlock(nn.Module):
+    """One residual branch f_n with its shortcut s_n.
+
+    ``shortcut`` is None when input and output shapes agree (s_n is the
+    identity); otherwise it is the projection applied to every history term.
+    """
+
+    def __init__(self, branch: nn.Module, shortcut: nn.Module | None, in_channels: int, out_channels: int):
+        super().__init__()
+        self.branch = branch
+        self.shortcut = shortcut
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+
+    @property
+    def same_shape(self) -> bool:
+        return self.shortcut is None
+
+    def project(self, x: Tensor) -> Tensor:
+        return x if self.shortcut is None else self.shortcut(x)
+
+    def forward(self, x: Tensor) -> Tensor:  # the ResNet step, for reference and for SwResNet-like reuse
+        return self.project(x) + self.branch(x)
+
+
+class SchemeStep(nn.Module):
+    """How one block makes x_{n+1} from the (projected) history and its branch.
+
+    ``forward(block, x, history)``: ``x`` is x_n in the block's input shape,
+    ``history`` is ``[s_n(x_n), s_n(x_{n−1}), …]`` (newest first, at most
+    ``n_history`` terms, fewer for the first blocks of the chain).
+    """
+
+    def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
+        raise NotImplementedError
+
+    def coefficients(self) -> dict[str, Tensor]:
+        """The effective scheme coefficients of this block (after any activation), detached."""
+        return {}
+
+
+class Scheme:
+    """A numerical method: a factory of per-block :class:`SchemeStep` s plus its facts."""
+
+    name: ClassVar[str] = ""
+    order: ClassVar[int] = 1
+    explicit: ClassVar[bool] = True
+    n_history: int = 1
+
+    def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
+        raise NotImplementedError
+
+    def settings(self) -> dict:
+        """The scheme's settings, JSON-friendly, for checkpoints and reports."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+        return f"{type(self).__name__}({args})"
+
+
+class SchemeTrunk(nn.Module):
+    """Runs a chain of residual blocks under one scheme, keeping the state history."""
+
+    def __init__(self, blocks: Sequence[ResidualBlock], scheme: Scheme):
+        super().__init__()
+        self.scheme = scheme
+        self.blocks = nn.ModuleList(blocks)
+        self.steps = nn.ModuleList(scheme.make_step(i, b) for i, b in enumerate(blocks))
+        self.n_history = scheme.n_history
+
+    def forward(self, x: Tensor) -> Tensor:
+        history: list[Tensor] = [x]
+        for block, step in zip(self.blocks, self.steps):
+            x_n = history[0]
+            projected = history if block.same_shape else [block.shortcut(h) for h in history]
+            x_next = step(block, x_n, projected)
+            history = [x_next, *projected[: self.n_history - 1]]
+        return history[0]
+
+
+def as_float_tuple(values: Sequence[float] | Tensor) -> tuple[float, ...]:
+    if isinstance(values, Tensor):
+        values = values.tolist()
+    return tuple(float(v) for v in values)
+
+
+def scalar_parameter(value: float) -> nn.Parameter:
+    return nn.Parameter(torch.tensor(float(value)))
