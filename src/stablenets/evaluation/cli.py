@@ -60,12 +60,14 @@ def _test_points(dataset: str, root, n: int):
 def run_evaluate(args: argparse.Namespace) -> int:
     from stablenets.evaluation.report import write_report
     from stablenets.evaluation.robustness import evaluate_robustness
-    from stablenets.training.checkpoint import load_model
 
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
-    if not args.checkpoint.is_file():
-        raise FileNotFoundError(f"checkpoint {args.checkpoint} not found")
+    for path in (args.checkpoint, args.source):
+        if path is not None and not path.is_file():
+            raise FileNotFoundError(f"checkpoint {path} not found")
+    from stablenets.training.checkpoint import load_model
+
     device = _device(args.device)
     model, meta = load_model(args.checkpoint, device=device)
     source = load_model(args.source, device=device)[0] if args.source is not None else None
