@@ -1,0 +1,86 @@
+"""Shared plumbing of the analyses: lazy matplotlib, atomic PNG/JSON writes, JSON-friendly values.
+
+matplotlib is the optional extra ``plot``; it is imported only inside plotting functions, with
+the Agg backend (no display needed).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+PLOT_HINT = "plotting needs matplotlib: pip install stablenets[plot]"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or one clear ImportError naming the extra."""
+    try:
+        import matplotlib
+    except ImportError as err:
+        raise ImportError(PLOT_HINT) from err
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _atomic_write(path: Path, write) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Write ``fig`` as PNG atomically and close it; returns the path."""
+    plt = pyplot()
+    try:
+        return _atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+
+
+def to_jsonable(value):
+    """numpy arrays/scalars, tensors, complex numbers, tuples and Paths as plain JSON values.
+
+    Complex numbers become {"re": …, "im": …}; non-finite floats become strings ("inf", "nan").
+    """
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()] if value.ndim else to_jsonable(value.item())
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return to_jsonable(value.item())
+    if isinstance(value, complex):
+        return {"re": to_jsonable(value.real), "im": to_jsonable(value.imag)}
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def save_json(data, path: str | os.PathLike) -> Path:
+    """Write ``to_jsonable(data)`` as indented JSON atomically."""
+    text = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
+    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+
+
+def save_text(text: str, path: str | os.PathLike) -> Path:
+    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
