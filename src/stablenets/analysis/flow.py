@@ -31,7 +31,7 @@ def feature_flow(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
         raise ValueError(f"the model's state has shape {tuple(states[0].shape[1:])}; feature flow needs a state "
                          "dimension of 2 (the mlp-moons presets)")
     stacked = torch.stack(states).cpu().numpy()
-    steps = np.linalg.norm(np.diff(stacked, axis=0), axis=-1).mean(axis=1)
+    steps = np.linalg.norm(np.diff(stacked.astype(np.float64), axis=0), axis=-1).mean(axis=1)
     return {"states": stacked, "labels": y.cpu().numpy(), "accuracy": accuracy, "step_lengths": steps}
 
 
