@@ -59,9 +59,11 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: f
                     better = m > best_m
                     best_x, best_m = _where(better, x_adv, best_x), torch.where(better, m, best_m)
                 x_adv = project(x_adv + steepest_step(grad, alpha, norm), x, eps, norm)
+            if not keep_best and restarts == 1:
+                return x_adv.detach()  # plain PGD: the last iterate, no ranking forward pass needed
             with torch.no_grad():
                 m = margin(model(x_adv), y)
-            better = (m > best_m) if keep_best or restarts > 1 else torch.ones_like(m, dtype=torch.bool)
+            better = m > best_m
             best_x, best_m = _where(better, x_adv, best_x), torch.where(better, m, best_m)
     return best_x.detach()
 
