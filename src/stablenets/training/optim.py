@@ -1,0 +1,68 @@
+"""Optimisers (SGD with momentum / Nesterov, Adam) and learning-rate schedules.
+
+Weight decay on scheme coefficients. The learnable coefficients of a scheme (In-ResNet's
+λ_n, a learnable step factor h_n, LM-ResNet's k_n, gates) are put in their own parameter
+group, decayed only when ``optim.scheme_weight_decay`` is true; the default is no decay.
+Decay adds wd·θ to the gradient, i.e. pulls θ toward 0: for λ it biases the learned
+damping toward the plain ResNet (λ = 0), for h toward no update at all, and the authors'
+In-ResNet code, which stores k = 1 − λ, decays k and so pulls λ toward 1 (the non-residual
+end). Either way the "learned" coefficient then reports the regulariser, not the data,
+so it is off unless asked for.
+
+Schedules are a pure function of the (fractional) epoch t, so a resumed run needs only
+the epoch to continue exactly:
+
+    multistep  lr(t) = lr · γ^{#{m ∈ milestones : m ≤ ⌊t⌋}}
+    cosine     lr(t) = min_lr + (lr − min_lr) · (1 + cos(π t / T)) / 2
+    constant   lr(t) = lr
+    warm-up    lr(t) ← lr(t) · min(1, t / warmup_epochs)   (linear from 0)
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from stablenets.training.config import OptimConfig, ScheduleConfig
+
+__all__ = ["build_optimizer", "learning_rate", "set_lr"]
+
+
+def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
+    """The optimiser over ``model``'s parameters, with scheme coefficients in a separate group."""
+    from stablenets.models import scheme_parameters
+
+    scheme_ids = {id(p) for p in scheme_parameters(model)}
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if id(p) not in scheme_ids], "weight_decay": cfg.weight_decay,
+               "name": "weights"}]
+    scheme = [p for p in params if id(p) in scheme_ids]
+    if scheme:
+        groups.append({"params": scheme, "weight_decay": cfg.weight_decay if cfg.scheme_weight_decay else 0.0,
+                       "name": "scheme"})
+    if cfg.name == "sgd":
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.name == "adam":
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+    raise ValueError(f"unknown optimiser {cfg.name!r}; valid: sgd, adam")
+
+
+def learning_rate(base_lr: float, cfg: ScheduleConfig, t: float, total_epochs: int) -> float:
+    """The learning rate at fractional epoch ``t`` (see the module docstring)."""
+    if cfg.kind == "multistep":
+        lr = base_lr * cfg.gamma ** sum(1 for m in cfg.milestones if m <= math.floor(t + 1e-9))
+    elif cfg.kind == "cosine":
+        lr = cfg.min_lr + (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t / total_epochs, 1.0))) / 2
+    elif cfg.kind == "constant":
+        lr = base_lr
+    else:
+        raise ValueError(f"unknown schedule {cfg.kind!r}; valid: multistep, cosine, constant")
+    if cfg.warmup_epochs > 0 and t < cfg.warmup_epochs:
+        lr *= t / cfg.warmup_epochs
+    return lr
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
