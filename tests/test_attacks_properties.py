@@ -130,3 +130,18 @@ def test_autoattack_without_the_package_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyautoattack", None)
     with pytest.raises(ImportError, match=r"pip install 'stablenets\[autoattack\]'"):
         autoattack(linear_net(0), torch.rand(2, 3, 6, 6), torch.zeros(2, dtype=torch.long), 0.03)
+
+
+def test_autoattack_wrapper_keeps_the_budget_and_is_at_least_as_strong_as_pgd():
+    pytest.importorskip("pyautoattack", reason="optional extra: pip install 'stablenets[autoattack]'")
+    from stablenets.attacks import autoattack
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(12, 10)).eval()
+    x = torch.rand(20, 3, 2, 2)
+    y = model(x).argmax(1)
+    x_adv = autoattack(model, x, y, 0.1)
+    assert (x_adv - x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1
+    acc_aa = (model(x_adv).argmax(1) == y).float().mean()
+    acc_pgd = (model(pgd(model, x, y, 0.1, 0.025, 20)).argmax(1) == y).float().mean()
+    assert acc_aa <= acc_pgd + 0.05
