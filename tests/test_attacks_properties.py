@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+import stablenets
 from stablenets.attacks import cw_l2, cw_linf, fgsm, ifgsm, pgd, spsa, transfer
 from stablenets.attacks.base import margin
 
@@ -31,7 +32,12 @@ def conv_net(seed: int) -> nn.Module:
 
 def linear_net(seed: int) -> nn.Module:
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 6 * 6, 5))
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 5))
+
+
+def resnet8(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return stablenets.create_model("resnet-8", num_classes=5, image_size=8)
 
 
 ATTACKS = {
@@ -51,18 +57,18 @@ RADIUS = {"linf": 1.0, "l2": 20.0}
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-@pytest.mark.parametrize("make", [conv_net, linear_net])
+@pytest.mark.parametrize("make", [conv_net, linear_net, resnet8])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_attack_stays_in_ball_and_box_and_leaves_model_alone(name, make, seed):
     attack, norm = ATTACKS[name]
     model = make(seed)
     model.train()
-    model[-1].eval()  # a mixed-mode model: each module must get its own mode back
+    list(model.modules())[-1].eval()  # a mixed-mode model: each module must get its own mode back
     modes = [m.training for m in model.modules()]
     params = [p.detach().clone() for p in model.parameters()]
     gen = torch.Generator().manual_seed(100 + seed)
     # pixels at the box edges too, so clipping is exercised
-    x = torch.rand(6, 3, 6, 6, generator=gen).mul(1.4).sub(0.2).clamp(0, 1)
+    x = torch.rand(6, 3, 8, 8, generator=gen).mul(1.4).sub(0.2).clamp(0, 1)
     y = torch.randint(0, 5, (6,), generator=gen)
     eps = [0.03, 0.1][seed]
     x_adv = attack(model, x, y, eps)
@@ -79,7 +85,7 @@ def test_attack_stays_in_ball_and_box_and_leaves_model_alone(name, make, seed):
 
 def test_attacks_change_something_and_respect_the_seed():
     model = conv_net(0)
-    x = torch.rand(8, 3, 6, 6)
+    x = torch.rand(8, 3, 8, 8)
     y = model.eval()(x).argmax(1)
     a = pgd(model, x, y, 0.05, 0.02, 5, seed=3)
     b = pgd(model, x, y, 0.05, 0.02, 5, seed=3)
@@ -93,7 +99,7 @@ def test_attacks_change_something_and_respect_the_seed():
 
 def test_pgd_restarts_keep_the_worst_case_per_sample():
     model = conv_net(1).eval()
-    x = torch.rand(16, 3, 6, 6)
+    x = torch.rand(16, 3, 8, 8)
     y = model(x).argmax(1)
     one = margin(model(pgd(model, x, y, 0.05, 0.01, 3, restarts=1, seed=7)), y)
     many = margin(model(pgd(model, x, y, 0.05, 0.01, 3, restarts=4, seed=7)), y)
@@ -103,7 +109,7 @@ def test_pgd_restarts_keep_the_worst_case_per_sample():
 def test_pgd_ball_is_centred_on_the_clean_input_not_on_the_start():
     # large steps from a random start: a start-centred ball would let ‖δ‖∞ reach 2ε
     model = linear_net(2)
-    x = torch.full((4, 3, 6, 6), 0.5)
+    x = torch.full((4, 3, 8, 8), 0.5)
     y = torch.zeros(4, dtype=torch.long)
     x_adv = pgd(model, x, y, 0.1, alpha=0.1, steps=3, random_start=True)
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6
@@ -111,7 +117,7 @@ def test_pgd_ball_is_centred_on_the_clean_input_not_on_the_start():
 
 def test_bad_inputs_raise_one_clear_error():
     model = linear_net(0)
-    x = torch.rand(2, 3, 6, 6)
+    x = torch.rand(2, 3, 8, 8)
     with pytest.raises(ValueError, match="long tensor"):
         pgd(model, x, torch.zeros(2), 0.1, 0.01, 1)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
@@ -129,7 +135,7 @@ def test_autoattack_without_the_package_says_how_to_install(monkeypatch):
 
     monkeypatch.setitem(sys.modules, "pyautoattack", None)
     with pytest.raises(ImportError, match=r"pip install 'stablenets\[autoattack\]'"):
-        autoattack(linear_net(0), torch.rand(2, 3, 6, 6), torch.zeros(2, dtype=torch.long), 0.03)
+        autoattack(linear_net(0), torch.rand(2, 3, 8, 8), torch.zeros(2, dtype=torch.long), 0.03)
 
 
 def test_autoattack_wrapper_keeps_the_budget_and_is_at_least_as_strong_as_pgd():

@@ -186,3 +186,17 @@ def test_suites_hold_the_papers_constants_and_overrides_are_checked():
         get_suite("Z")
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides(["steps"])
+
+
+def test_transfer_runs_only_with_a_source_model_and_joins_the_worst_case():
+    model, x, y, analytic = linear_problem(32)
+    cfg = suite({"fgsm": {"attack": "fgsm", "eps": [EPS]}}, False)
+    cfg["transfer"] = {"attack": "pgd", "eps": [EPS], "steps": 5, "alpha": EPS / 2}
+    skipped = evaluate_robustness(model, x, y, cfg, progress=False)
+    assert "source model" in skipped["transfer"]["skipped"]
+    twin = nn.Sequential(nn.Flatten(), nn.Linear(48, 2))
+    twin.load_state_dict(model.state_dict())   # a perfect surrogate: transfer = white-box optimum
+    r = evaluate_robustness(model, x, y, cfg, progress=False, source_model=twin)
+    key = f"{EPS:.6g}"
+    assert r["transfer"]["accuracy"][key] == pytest.approx(analytic, abs=1e-9)
+    assert "transfer" in r["worst_case"]["linf"][key]["attacks"]
