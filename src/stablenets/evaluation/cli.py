@@ -20,7 +20,7 @@ __all__ = ["register", "run_evaluate"]
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser("evaluate", help="robustness report of a checkpoint (a paper's protocol)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path, help="checkpoint file written by stablenets train")
+    p.add_argument("checkpoint", type=Path, help="checkpoint file written by stablenets train, or its run folder")
     p.add_argument("--suite", default="quick", choices=list_suites(), help="protocol to run (default: quick)")
     p.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STABLENETS_DATA)")
     p.add_argument("--n", type=int, default=1000, help="evaluate the first N test points (default: 1000)")
@@ -64,8 +64,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"--n must be at least 1, got {args.n}")
     for path in (args.checkpoint, args.source):
-        if path is not None and not path.is_file():
-            raise FileNotFoundError(f"checkpoint {path} not found")
+        if path is not None and not path.exists():
+            raise FileNotFoundError(f"checkpoint {path} not found (give a checkpoint file or its run folder)")
     from stablenets.training.checkpoint import load_model
 
     device = _device(args.device)
@@ -88,7 +88,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                                  batch_size=args.batch_size, progress=not args.no_progress,
                                  source_model=source, noise_sets=noise_sets)
     result["checkpoint"] = {"path": str(args.checkpoint), "dataset": dataset, "preset": meta.get("preset")}
-    json_path, md_path = write_report(result, args.out or args.checkpoint.parent)
+    run_dir = args.checkpoint if args.checkpoint.is_dir() else args.checkpoint.parent
+    json_path, md_path = write_report(result, args.out or run_dir)
     flags = result["flags_raised"]
     print(f"clean {100 * result['clean']:.2f}%  "
           f"gradient-masking flags: {', '.join(flags) if flags else 'none'}\n{json_path}\n{md_path}")
