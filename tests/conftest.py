@@ -27,3 +27,9 @@ def shared_data() -> Path:
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+def pytest_configure(config):
+    # The suite's tensors are tiny: one intra-op thread is as fast, and it does not stall
+    # (OpenMP spin-waiting) when the 2-core machine is busy with anything else.
+    torch.set_num_threads(1)
