@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +44,23 @@ def _atomic_write(path: Path, write) -> Path:
     return path
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Write ``fig`` as PNG atomically and close it; returns the path."""
+_DPI = [110]
+
+
+@contextmanager
+def plot_dpi(dpi: int):
+    """Within the block, figures are saved at ``dpi`` (e.g. smaller PNGs for a README)."""
+    _DPI.append(int(dpi))
+    try:
+        yield
+    finally:
+        _DPI.pop()
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int | None = None) -> Path:
+    """Write ``fig`` as PNG atomically and close it; returns the path (``dpi`` default: see plot_dpi)."""
     plt = pyplot()
+    dpi = dpi or _DPI[-1]
     try:
         return _atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
     finally:
