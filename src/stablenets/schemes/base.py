@@ -104,6 +104,20 @@ class SchemeTrunk(nn.Module):
         return history[0]
 
 
+def axpy(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:
+    """y + a·x as one fused kernel (``add`` with ``alpha``, or ``addcmul`` for a tensor ``a``).
+
+    ``a`` is a Python number or a tensor that broadcasts against x (a 0-dim learnable
+    coefficient, a per-sample gate). Schemes combine states with this so that a scheme adds
+    no extra elementwise passes over the plain ResNet's ``x + f`` (see benchmarks/).
+    """
+    if isinstance(a, Tensor):
+        return torch.addcmul(y, x, a)
+    if a == 1:
+        return y + x
+    return torch.add(y, x, alpha=a)
+
+
 def as_float_tuple(values: Sequence[float] | Tensor) -> tuple[float, ...]:
     if isinstance(values, Tensor):
         values = values.tolist()

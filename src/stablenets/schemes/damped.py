@@ -20,7 +20,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep
+from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, axpy
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid}
 
@@ -53,8 +53,10 @@ class DampedStep(SchemeStep):
         return ACTIVATIONS[self.activation](d).view(-1, *([1] * (x.dim() - 1)))
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
-        rho = 1 + torch.relu(self.lam) if self.rho_from_lambda else 1
-        return (1 - self.damping(x)) * history[0] + rho * block.branch(x)
+        f = block.branch(x)
+        if self.rho_from_lambda:
+            f = f * (1 + torch.relu(self.lam))
+        return axpy(f, 1 - self.damping(x), history[0])
 
     def coefficients(self) -> dict[str, Tensor]:
         out = {"lambda_raw": self.lam.detach()}

@@ -13,7 +13,7 @@ from typing import Sequence
 
 from torch import Tensor
 
-from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, scalar_parameter
+from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, axpy, scalar_parameter
 
 
 class EulerStep(SchemeStep):
@@ -25,7 +25,7 @@ class EulerStep(SchemeStep):
             self.h = float(h)
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
-        return history[0] + self.h * block.branch(x)
+        return axpy(history[0], self.h, block.branch(x))
 
     def coefficients(self) -> dict[str, Tensor]:
         return {"h": self.h.detach()} if isinstance(self.h, Tensor) else {}

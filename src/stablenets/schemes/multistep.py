@@ -31,7 +31,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, as_float_tuple, scalar_parameter
+from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, as_float_tuple, axpy, scalar_parameter
 from stablenets.stability.roots import check_coefficients, consistent_beta
 
 
@@ -61,10 +61,11 @@ class MultistepStep(SchemeStep):
         alphas, beta = self.alphas_beta()
         f = block.branch(x)
         if len(history) < len(alphas):
-            return history[0] + self.h * f
-        out = (beta * self.h) * f
+            return axpy(history[0], self.h, f)
+        scale = beta * self.h
+        out = f if isinstance(scale, (int, float)) and scale == 1 else f * scale
         for alpha, term in zip(alphas, history):
-            out = out + alpha * term
+            out = axpy(out, alpha, term)
         return out
 
     def coefficients(self) -> dict[str, Tensor]:
