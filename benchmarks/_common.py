@@ -1,0 +1,210 @@
+"""What every benchmark shares: interleaved timing, memory, training steps, and the report.
+
+Timing: cases are timed *interleaved* — repetition r runs every case once, in an
+order rotated by r, so drifts of the machine (clock boost, other processes, a
+thermal limit) fall on every case alike — after ``warmup`` untimed calls of each.
+On CUDA a case is timed with CUDA events around it (one synchronisation per timed
+call, outside the case itself); on the CPU with ``time.perf_counter``. The median
+over repetitions is reported, with the spread (max − min over median).
+
+Memory: on CUDA the peak allocated bytes of one call above what was allocated before
+it (``torch.cuda.max_memory_allocated``); on every device the bytes the autograd graph
+saves for the backward pass (distinct storages, via ``saved_tensors_hooks``), which is
+what a training step's activation memory is made of and is exact on the CPU too.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Seconds one call of ``fn`` takes on ``device`` (CUDA events there, a host clock elsewhere)."""
+    if device.type == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def interleaved(cases: dict[str, Callable[[], object]], device: torch.device, repeats: int,
+                warmup: int = 1) -> dict[str, dict]:
+    """Median seconds per call of each case, the cases timed round-robin (see the module docstring)."""
+    for fn in cases.values():
+        for _ in range(warmup):
+            fn()
+    sync(device)
+    names = list(cases)
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name].append(time_call(cases[name], device))
+    out = {}
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        out[name] = {"median_s": med, "spread": (max(ts) - min(ts)) / med if med > 0 else 0.0, "repeats": len(ts)}
+    return out
+
+
+def peak_memory(fn: Callable[[], object], device: torch.device) -> int | None:
+    """Peak CUDA bytes allocated by one call above the bytes allocated before it (None off CUDA)."""
+    if device.type != "cuda":
+        return None
+    sync(device)
+    base = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    sync(device)
+    return torch.cuda.max_memory_allocated(device) - base
+
+
+@contextlib.contextmanager
+def count_saved_bytes():
+    """Count the bytes of the distinct storages autograd saves for backward inside the block."""
+    seen: dict[tuple, int] = {}
+    total = {"bytes": 0}
+
+    def pack(t: torch.Tensor):
+        key = (t.device.type, t.untyped_storage().data_ptr())
+        if key not in seen:
+            seen[key] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield total
+    total["bytes"] = sum(seen.values())
+
+
+def autocast(device: torch.device, amp: bool):
+    """bf16 autocast on ``device`` when ``amp``, else a no-op context."""
+    if not amp:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
+class TrainStep:
+    """One SGD step (momentum 0.9, weight decay 5e-4) on a fixed batch: forward, cross-entropy, backward, update."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False):
+        self.model, self.x, self.y, self.amp = model.train(), x, y, amp
+        self.opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def loss(self) -> torch.Tensor:
+        with autocast(self.x.device, self.amp):
+            return F.cross_entropy(self.model(self.x), self.y)
+
+    def __call__(self) -> None:
+        loss = self.loss()
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+    def saved_bytes(self) -> int:
+        with count_saved_bytes() as counted:
+            loss = self.loss()
+        loss.backward()
+        self.opt.zero_grad(set_to_none=True)
+        return counted["bytes"]
+
+
+class Inference:
+    """An eval-mode forward pass without gradients (``no_grad``: IE-skip enables grad inside)."""
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, amp: bool = False):
+        self.model, self.x, self.amp = model, x, amp
+
+    def __call__(self) -> None:
+        self.model.eval()
+        with torch.no_grad(), autocast(self.x.device, self.amp):
+            self.model(self.x)
+        self.model.train()
+
+
+def random_batch(batch: int, device: torch.device, channels_last: bool = False, classes: int = 10, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(batch, 3, 32, 32, generator=g).to(device)
+    y = torch.randint(0, classes, (batch,), generator=g).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y
+
+
+def prepare(model: nn.Module, device: torch.device, channels_last: bool = False) -> nn.Module:
+    model = model.to(device)
+    return model.to(memory_format=torch.channels_last) if channels_last else model
+
+
+def environment(device: torch.device) -> dict:
+    env = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
+           "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
+           "git": _git_revision(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    if device.type == "cuda":
+        env["device_name"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    else:
+        env["device_name"] = f"CPU ({os.cpu_count()} logical cores, {env['threads']} torch threads)"
+    return env
+
+
+def _git_revision() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              timeout=10).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    def cell(v):
+        if isinstance(v, float):
+            return f"{v:,.3g}" if abs(v) < 100 else f"{v:,.0f}"
+        return "—" if v is None else str(v)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_report(out_dir: Path, stem: str, results: dict, markdown: str) -> tuple[Path, Path]:
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; return both paths."""
+    js, md = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
+    atomic_write(js, json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
+    atomic_write(md, markdown.rstrip() + "\n")
+    return js, md

@@ -1,0 +1,95 @@
+"""Attack throughput: ours against torchattacks' on the same model, in one run, as ratios.
+
+    python -m benchmarks.bench_attack_speed [--device cuda] [--model resnet-20] [--batch 64]
+
+Pairs with equal budgets (images per second, higher is better; ratio = ours / theirs, target ≥ 1.0):
+
+- PGD-20, L∞, ε = 8/255, α = 2/255, random start: ``stablenets.attacks.pgd`` (with its
+  default best-iterate tracking) against ``torchattacks.PGD``;
+- CW-L2, c = 1, κ = 0, lr = 0.01, one binary-search step: ``cw_l2`` against ``torchattacks.CW``;
+- SPSA, L∞, ε = 8/255, S samples (2S model evaluations) per iteration: ``spsa`` against
+  ``torchattacks.SPSA`` with ``nb_sample = S``, ``max_batch_size = S``.
+
+Each pair is timed interleaved (round-robin) on one fixed batch; the model is in eval mode.
+torchattacks is an optional, benchmark-only dependency (``pip install --no-deps torchattacks``).
+"""
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+import stablenets
+from benchmarks._common import environment, interleaved, markdown_table, prepare, random_batch
+from stablenets.attacks import cw_l2, pgd, spsa
+
+EPS, ALPHA = 8 / 255, 2 / 255
+
+
+def attack_cases(model, x, y, pgd_steps=20, cw_steps=20, spsa_steps=5, spsa_samples=32) -> dict:
+    """{attack: {"ours": fn, "torchattacks": fn or None}} with equal budgets."""
+    try:
+        import torchattacks
+    except ImportError:
+        torchattacks = None
+    n_spsa = min(len(x), 8)  # torchattacks' SPSA expands every image to a batch of samples
+    xs, ys = x[:n_spsa], y[:n_spsa]
+    cases = {
+        f"PGD-{pgd_steps}": {"ours": lambda: pgd(model, x, y, EPS, ALPHA, pgd_steps), "images": len(x)},
+        f"CW-L2-{cw_steps}": {"ours": lambda: cw_l2(model, x, y, c=1.0, steps=cw_steps, lr=0.01), "images": len(x)},
+        f"SPSA-{spsa_steps}x{spsa_samples}": {
+            "ours": lambda: spsa(model, xs, ys, EPS, spsa_steps, spsa_samples, lr=0.01), "images": n_spsa},
+    }
+    if torchattacks is not None:
+        ta_pgd = torchattacks.PGD(model, eps=EPS, alpha=ALPHA, steps=pgd_steps, random_start=True)
+        ta_cw = torchattacks.CW(model, c=1.0, kappa=0, steps=cw_steps, lr=0.01)
+        ta_spsa = torchattacks.SPSA(model, eps=EPS, delta=0.01, lr=0.01, nb_iter=spsa_steps,
+                                    nb_sample=spsa_samples, max_batch_size=spsa_samples)
+        cases[f"PGD-{pgd_steps}"]["torchattacks"] = lambda: ta_pgd(x, y)
+        cases[f"CW-L2-{cw_steps}"]["torchattacks"] = lambda: ta_cw(x, y)
+        cases[f"SPSA-{spsa_steps}x{spsa_samples}"]["torchattacks"] = lambda: ta_spsa(xs, ys)
+    return cases
+
+
+def attack_speed(model_name="resnet-20", batch=64, device=torch.device("cpu"), repeats=3, **budgets) -> dict:
+    torch.manual_seed(0)
+    model = prepare(stablenets.create_model(model_name), device).eval()
+    x, y = random_batch(batch, device)
+    cases = attack_cases(model, x, y, **budgets)
+    flat = {f"{a}:{who}": fn for a, c in cases.items() for who, fn in c.items() if who != "images" and fn}
+    timed = interleaved(flat, device, repeats)
+    out = {}
+    for attack, c in cases.items():
+        ours = timed[f"{attack}:ours"]["median_s"]
+        theirs = timed.get(f"{attack}:torchattacks", {}).get("median_s")
+        out[attack] = {"images": c["images"], "ours_s": ours, "ours_images_per_s": c["images"] / ours,
+                       "torchattacks_s": theirs,
+                       "torchattacks_images_per_s": None if theirs is None else c["images"] / theirs,
+                       "ratio": None if theirs is None else theirs / ours,
+                       "spread_ours": timed[f"{attack}:ours"]["spread"]}
+    return {"model": model_name, "batch": batch, "attacks": out}
+
+
+def markdown(res: dict) -> str:
+    rows = [[a, r["images"], r["ours_images_per_s"], r["torchattacks_images_per_s"],
+             None if r["ratio"] is None else f"{r['ratio']:.2f}",
+             "—" if r["ratio"] is None else ("met" if r["ratio"] >= 1.0 else "MISSED")]
+            for a, r in res["attacks"].items()]
+    return (f"### Attacks on {res['model']} (ours vs torchattacks, target ratio ≥ 1.0)\n\n"
+            + markdown_table(["attack", "images", "ours img/s", "torchattacks img/s", "ratio", ""], rows))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--model", default="resnet-20")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
+    a = p.parse_args()
+    device = torch.device(a.device)
+    print(environment(device)["device_name"])
+    print(markdown(attack_speed(a.model, a.batch, device, a.repeats)))
+
+
+if __name__ == "__main__":
+    main()
