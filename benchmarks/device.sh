@@ -15,6 +15,6 @@ conv=$!
 python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .data/whl/*.whl
 export PYTHONPATH="$PWD/src:$PWD:/tmp/site" PYTHONUNBUFFERED=1
 python3 -c "import torch, torchattacks; print('torch', torch.__version__, 'torchattacks', torchattacks.__version__)"
-python3 -m benchmarks --device cuda --out "$out" 2>&1 | tee "$out/bench.log"
 wait $conv || echo "CIFAR-10 conversion failed: see convert.log"
-python3 -m benchmarks.gpu --data "$data" --out "$out" "$@" 2>&1 | tee "$out/gpu.log"
+timeout "${GPU_LIMIT:-280}" python3 -m benchmarks.gpu --data "$data" --out "$out" "$@" 2>&1 | tee "$out/gpu.log"
+timeout "${BENCH_LIMIT:-230}" python3 -m benchmarks --device cuda --out "$out" 2>&1 | tee "$out/bench.log"
