@@ -57,10 +57,13 @@ def main(argv=None) -> int:
           f"{a.device}{' --quick' if a.quick else ''}`. Ratios are to the plain ResNet timed in the same run "
           "(interleaved, medians)."]
 
+    stem = ("quick-" if a.quick else "") + ("cuda" if device.type == "cuda" else "cpu")
+
     def section(key, fn):
         t = time.perf_counter()
         results[key] = fn()
         print(f"[benchmarks] {key} done in {time.perf_counter() - t:.0f}s", flush=True)
+        write_report(a.out, stem, results, "\n\n".join(md))  # partial results survive a killed run
 
     if "schemes" not in a.skip:
         section("schemes", lambda: bench_schemes.scheme_costs(s["depths"], s["batch"], device, s["repeats"], amp, amp,
@@ -83,7 +86,6 @@ def main(argv=None) -> int:
         section("gpu_cifar", lambda: gpu.run_all(a.data))
         md.append(gpu.markdown(results["gpu_cifar"]))
     text = "\n\n".join(md)
-    stem = ("quick-" if a.quick else "") + ("cuda" if device.type == "cuda" else "cpu")
     js, mdp = write_report(a.out, stem, results, text)
     print(text)
     print(f"\nwrote {js} and {mdp}")

@@ -160,14 +160,21 @@ def _guard(results: dict, key: str, fn, *args, **kwargs):
     except Exception as err:  # a failed section must not lose the others' numbers
         results[key] = {"error": f"{type(err).__name__}: {err}", "traceback": traceback.format_exc()[-2000:]}
     print(f"[gpu] {key}: {time.perf_counter() - t:.1f}s", flush=True)
+    if _guard.save is not None:
+        _guard.save()
     return results[key]
 
 
-def run_all(root: str, batches=(512, 1024), compile_modes=(), train_epochs_n=2, lib_epochs=3) -> dict:
+_guard.save = None
+
+
+def run_all(root: str, batches=(512, 1024), compile_modes=(), train_epochs_n=2, lib_epochs=3, save=None) -> dict:
+    """Every section in turn; ``save(results)`` after each, so a killed run keeps what it measured."""
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     xtr, ytr, xte, yte = load_cifar(root)
     res: dict = {"environment": environment(device), "throughput": {}}
+    _guard.save = (lambda: save(res)) if save is not None else None
     model = None
     for b in batches:
         for mode in (None, *(compile_modes if b == max(batches) else ())):
@@ -236,10 +243,9 @@ def main() -> None:
     a = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("benchmarks.gpu needs a CUDA device")
-    res = run_all(a.data, a.batches, a.compile, a.epochs)
-    md = markdown(res)
-    write_report(a.out, "gpu_cifar", res, md)
-    print(md)
+    res = run_all(a.data, a.batches, a.compile, a.epochs,
+                  save=lambda r: write_report(a.out, "gpu_cifar", r, markdown(r)))
+    print(markdown(res))
 
 
 if __name__ == "__main__":
