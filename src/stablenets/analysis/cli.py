@@ -14,8 +14,8 @@ from pathlib import Path
 def _out_dir(args) -> Path:
     if args.out:
         return Path(args.out)
-    if args.inputs and args.kind != "stability" or (args.inputs and Path(args.inputs[0]).exists()):
-        first = Path(args.inputs[0])
+    first = Path(args.inputs[0]) if args.inputs else None
+    if first is not None and first.exists():
         return first.parent if first.is_file() else first
     return Path("analysis")
 

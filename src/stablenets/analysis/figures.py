@@ -59,11 +59,11 @@ def _mnist_name(root) -> str:
 def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None, device="cpu",
                  mnist_epochs: int = 2, mnist_subset: int = 12000, index: int = 0) -> dict:
     """Write the figures into ``out``; returns the facts saved in figures.json."""
-    from stablenets.data import corrupt, load
+    from stablenets.data import load
 
     out = Path(out)
     runs = Path(runs or tempfile.mkdtemp(prefix="stablenets-figures-"))
-    facts: dict = {"runs": str(runs)}
+    facts: dict = {}
 
     data = stability.stability_analysis(hs=(0.1, 0.5, 0.8, 0.9, 1.0))
     stability.plot_euler_regions(data["regions"], out / "euler_regions.png")
@@ -71,12 +71,13 @@ def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None
     stability.plot_zerosnet_region(data["zerosnet"], out / "zerosnet_region.png")
 
     flows = {}
-    x, y = load("moons", split="test", n=400)
+    x, y = load("moons", split="test", n=300)
     for name in ("mlp-moons", "mlp-moons-h0.1"):
         model, _ = _train(name, "moons", runs / name, device, epochs=30, lr=0.01, batch_size=100)
         flows[name] = flow.feature_flow(model, x.to(device), y.to(device))
-        facts[name] = {"test_acc_400": flows[name]["accuracy"], "mean_step_length": flows[name]["step_lengths"]}
-    flow.plot_feature_flow(flows, out / "feature_flow.png", columns=[0, 1, 2, 4, 6, 8, 10])
+        facts[name] = {"test_points": len(y), "test_acc": flows[name]["accuracy"],
+                       "mean_step_length": flows[name]["step_lengths"]}
+    flow.plot_feature_flow(flows, out / "feature_flow.png", columns=[0, 2, 4, 6, 8, 10])
 
     dataset = _mnist_name(data_root)
     xt, yt = load(dataset, data_root if dataset == "mnist" else None, split="test")
@@ -88,11 +89,12 @@ def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None
         from stablenets.training.trainer import evaluate_accuracy
 
         acc, _ = evaluate_accuracy(models[name], xt[:2000], yt[:2000], 500, device)
-        facts[f"{name}-{dataset}"] = {"epochs": mnist_epochs, "train_subset": mnist_subset, "test_acc_2000": acc}
+        facts[f"{name}-{dataset}"] = {"epochs": mnist_epochs, "train_subset": mnist_subset, "test_points": 2000,
+                                      "test_acc": acc}
     land = landscape.compare_landscapes(models, xi, yi, "gaussian_noise", 5, radius=32.0, n=25)
     landscape.plot_landscapes(land, out / "landscape.png")
     facts["landscape"] = {"dataset": dataset, "test_index": index, "input": land["input"],
-                          **{k: {"input_loss": m["input_loss"], "clean_pred": m["clean_pred"], "label": m["label"]}
+                          **{k: {"input_loss": m["input_loss"], "input_pred": m["input_pred"], "label": m["label"]}
                              for k, m in land["models"].items()}}
     save_json(facts, out / "figures.json")
     return facts
@@ -115,7 +117,7 @@ def main(argv=None) -> int:
                              index=args.index)
     for path in sorted(Path(args.out).glob("*.png")):
         print(f"{path}  {path.stat().st_size // 1024} KB")
-    print({k: v for k, v in facts.items() if k != "runs"})
+    print(f"numbers: {Path(args.out) / 'figures.json'}")
     return 0
 
 

@@ -83,7 +83,8 @@ def _jacobian(args, out: Path):
         dev = "—" if r["shift"] is None else f"{r['shift']['max_deviation']:.2e}"
         lam = "—" if r["lambda"] is None else f"{r['lambda']:.4g}"
         rows.append(f"| {r['index']} | {r['singular_values'][0]:.4g} | {r['c_stability']:.4g} | {lam} | {dev} |")
-    stages = "\n".join(f"- stage blocks {s['start']}–{s['stop'] - 1}: C = {s['c_stability']:.4g}" for s in data["stages"])
+    stages = "\n".join(f"- stage blocks {s['start']}–{s['stop'] - 1}: C = {s['c_stability']:.4g}"
+                       for s in data["stages"])
     return f"Block Jacobians of {label}", [Section("Spectra and C-stability", "jacobian.png",
                                                    "\n".join(rows) + "\n\n" + stages)], data
 
@@ -95,7 +96,7 @@ def _landscape(args, out: Path):
                                         radius=args.radius_255, n=args.grid)
     landscape.plot_landscapes(data, out / "landscape.png")
     text = "\n".join(f"- {name}: loss at the input {m['input_loss']:.4f} (grid centre {m['center_loss']:.4f}), "
-                     f"predicted {m['clean_pred']}, true {m['label']}" for name, m in data["models"].items())
+                     f"predicted {m['input_pred']}, true {m['label']}" for name, m in data["models"].items())
     return "Loss landscape (FGSM × random direction)", [Section(f"{data['input']} test point {args.index}",
                                                                  "landscape.png", text)], data
 
@@ -105,7 +106,8 @@ def _coefficients(args, out: Path):
     data = {lab: coefficients.coefficient_summary(m, threshold=args.threshold) for lab, m, _ in loaded}
     coefficients.plot_coefficients(data, out / "coefficients.png")
     text = "\n".join(f"- {lab} {name}: {100 * s['share_above']:.1f}% of {len(s['values'])} blocks above "
-                     f"{s['threshold']:g}; median {s['median']:.4g}" for lab, d in data.items() for name, s in d.items())
+                     f"{s['threshold']:g}; median {s['median']:.4g}"
+                     for lab, d in data.items() for name, s in d.items())
     return "Learned scheme coefficients", [Section("Histograms", "coefficients.png", text)], data
 
 

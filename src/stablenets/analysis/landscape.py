@@ -3,7 +3,7 @@
 Two directions in input space, both in units of 1/255 per pixel:
 
     d₁ = sign(∇ₓ L(x, y))                       (the FGSM direction: an L∞ step of 1/255)
-    d₂ = r − (⟨r, d₁⟩ / ⟨d₁, d₁⟩) d₁,  rescaled to ‖d₂‖₂ = ‖d₁‖₂,  r a random ±1 pattern
+    d₂ = r − (⟨r, d₁⟩ / ⟨d₁, d₁⟩) d₁, rescaled to ‖d₂‖₂ = ‖d₁‖₂ (r a random ±1 pattern)
 
 and the grid x(a, b) = x + (a·d₁ + b·d₂)/255 for a, b ∈ {−R, …, 0, …, R} (n points, n odd, so the
 grid's centre is x itself and its loss is the model's loss at the input). Points are not clipped
@@ -49,7 +49,7 @@ def loss_landscape(model: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: f
 
     Returns {"coords": (n,) offsets in units of 1/255, "loss": (n, n), "pred": (n, n) indexed
     [FGSM offset, random offset], "label", "center_loss" (= loss[n//2, n//2]), "input_loss" (the
-    model's loss at x, computed directly), "clean_pred"}.
+    model's loss at x, computed directly), "input_pred"}.
     """
     if n < 3 or n % 2 == 0:
         raise ValueError(f"n must be odd and ≥ 3 so that the grid's centre is the input, got {n}")
@@ -79,7 +79,7 @@ def loss_landscape(model: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: f
     loss = torch.cat(losses).reshape(n, n).cpu().numpy()
     pred = torch.cat(preds).reshape(n, n).cpu().numpy()
     return {"coords": coords, "loss": loss, "pred": pred, "label": int(y[0]), "center_loss": float(loss[half, half]),
-            "input_loss": float(input_loss), "clean_pred": int(pred[half, half]), "radius": radius, "clip": clip}
+            "input_loss": float(input_loss), "input_pred": int(pred[half, half]), "radius": radius, "clip": clip}
 
 
 def compare_landscapes(models: Mapping[str, nn.Module], x: torch.Tensor, y: torch.Tensor,
@@ -100,6 +100,7 @@ def plot_landscapes(data: dict, path, class_names=None):
     """One row per model: the loss surface (3-D) and the grid of predicted classes."""
     plt = pyplot()
     from matplotlib.colors import BoundaryNorm, ListedColormap
+    from matplotlib.patches import Patch
 
     models = data["models"]
     fig = plt.figure(figsize=(8, 3.4 * len(models)))
@@ -120,6 +121,9 @@ def plot_landscapes(data: dict, path, class_names=None):
         ext = [c[0], c[-1], c[0], c[-1]]
         ax2.imshow(np.asarray(m["pred"]).T, origin="lower", extent=ext, cmap=cmap, norm=norm, interpolation="nearest")
         ax2.plot(0, 0, marker="*", color="k", ms=9)
+        present = sorted(set(np.asarray(m["pred"]).ravel().tolist()))
+        ax2.legend(handles=[Patch(color=cmap(c), label=class_names[c] if class_names else str(c)) for c in present],
+                   fontsize=7, title="class", title_fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
         label = class_names[m["label"]] if class_names else m["label"]
         ax2.set_title(f"predicted class (true: {label})", fontsize=9)
         ax2.set_xlabel("FGSM direction (1/255)", fontsize=8)

@@ -20,7 +20,8 @@ __all__ = ["read_metrics", "read_config", "find_runs", "run_facts", "require"]
 def require(row: dict, key: str, where: str, hint: str = ""):
     """``row[key]`` or a KeyError naming the key, the file, and what to do."""
     if key not in row:
-        raise KeyError(f"{where} has no {key!r} (keys: {', '.join(sorted(row)) or 'none'}){'; ' + hint if hint else ''}")
+        keys = ", ".join(sorted(row)) or "none"
+        raise KeyError(f"{where} has no {key!r} (keys: {keys}){'; ' + hint if hint else ''}")
     return row[key]
 
 

@@ -39,7 +39,8 @@ def accuracy_vs_depth(runs: Sequence[dict], metric: str = "test_acc") -> dict:
     for r in runs:
         if r.get("h") is not None and r.get("depth") is not None:
             groups[r["h"]][r["depth"]].append(r[metric])
-    return {h: [{"depth": d, **_stats(v)} for d, v in sorted(by_depth.items())] for h, by_depth in sorted(groups.items())}
+    return {h: [{"depth": d, **_stats(v)} for d, v in sorted(by_depth.items())]
+            for h, by_depth in sorted(groups.items())}
 
 
 def generalization_gap(runs: Sequence[dict]) -> list[dict]:
