@@ -1,0 +1,91 @@
+"""The measuring tools of benchmarks/ and the fused scheme arithmetic they motivated.
+
+- ``axpy`` (schemes/base.py) computes y + a·x for a number, a 0-dim tensor and a per-sample
+  tensor, with the same gradients as the unfused expression.
+- ``interleaved`` times every case ``repeats`` times in a rotated round-robin order.
+- ``count_saved_bytes`` counts exactly the storages autograd saves.
+- ``_line_fit`` recovers an exact line (R² = 1) and flags a quadratic as not linear.
+- ``torch.compile`` (the graph-capturing ``aot_eager`` backend, no C++ build) gives the
+  eager logits and input gradients for the scheme models the benchmarks time.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._common import count_saved_bytes, interleaved  # noqa: E402
+from benchmarks.bench_schemes import _line_fit  # noqa: E402
+from stablenets.schemes.base import axpy  # noqa: E402
+
+
+@pytest.mark.parametrize("coef", [1.0, 0.3, -1.25, "scalar", "per-sample"])
+def test_axpy_matches_unfused_values_and_gradients(coef):
+    g = torch.Generator().manual_seed(1)
+    y = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    if coef == "scalar":
+        a = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    elif coef == "per-sample":
+        a = torch.randn(3, 1, 1, 1, generator=g, dtype=torch.float64, requires_grad=True)
+    else:
+        a = coef
+    w = torch.randn(3, 2, 4, 4, generator=g, dtype=torch.float64)
+    fused = axpy(y, a, x)
+    plain = y + a * x
+    torch.testing.assert_close(fused, plain, rtol=0, atol=1e-15)
+    inputs = [y, x] + ([a] if isinstance(a, torch.Tensor) else [])
+    g_fused = torch.autograd.grad((fused * w).sum(), inputs)
+    g_plain = torch.autograd.grad((plain * w).sum(), inputs)
+    for gf, gp in zip(g_fused, g_plain):
+        torch.testing.assert_close(gf, gp, rtol=1e-12, atol=1e-12)
+
+
+def test_interleaved_rotates_and_counts():
+    calls = []
+    cases = {n: (lambda n=n: calls.append(n)) for n in "abc"}
+    out = interleaved(cases, torch.device("cpu"), repeats=3, warmup=1)
+    assert calls[:3] == ["a", "b", "c"]  # warm-up, in order
+    assert calls[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]  # repetition r starts at case r
+    assert all(r["repeats"] == 3 and r["median_s"] >= 0 for r in out.values())
+
+
+def test_count_saved_bytes_is_exact():
+    x = torch.randn(5, 7, requires_grad=True)
+    w = torch.randn(7, 3, requires_grad=True)
+    with count_saved_bytes() as counted:
+        z = (x @ w).sum()  # mm saves x and w; sum saves nothing
+    assert counted["bytes"] == (5 * 7 + 7 * 3) * 4
+    with count_saved_bytes() as counted:
+        (x * x).sum()  # x saved twice: one storage
+    assert counted["bytes"] == 5 * 7 * 4
+    z.backward()
+
+
+def test_line_fit():
+    fit = _line_fit([20, 32, 56, 110], [0.5 + 0.01 * d for d in (20, 32, 56, 110)])
+    assert fit["slope_s_per_unit"] == pytest.approx(0.01) and fit["r2"] == pytest.approx(1.0) and fit["linear"]
+    assert not _line_fit([1, 2, 3, 4, 5], [1, 4, 9, 16, 100])["linear"]
+
+
+@pytest.mark.parametrize("name", ["resnet-8", "in-resnet-8", "zerosnet-opt-8"])
+def test_compiled_model_agrees_with_eager(name):
+    import stablenets
+
+    torch.manual_seed(0)
+    model = stablenets.create_model(name).eval()
+    x = torch.rand(2, 3, 32, 32)
+    y = torch.tensor([1, 7])
+    compiled = torch.compile(model, backend="aot_eager", fullgraph=True)
+    outs = []
+    for f in (model, compiled):
+        xi = x.clone().requires_grad_(True)
+        logits = f(xi)
+        (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, y), xi)
+        outs.append((logits.detach(), grad))
+    torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-4, atol=1e-7)
