@@ -38,6 +38,8 @@ def test_coefficients_from_presets_and_specs():
     alphas, beta, _ = sa.scheme_coefficients_of("zerosnet:-1.8")
     np.testing.assert_allclose(alphas, (1 / 3, 5 / 9, 1 / 9))
     assert sa.scheme_coefficients_of(((0.5,), 1.0))[:2] == ((0.5,), 1.0)
+    assert sa.scheme_coefficients_of("1.5,-0.5")[:2] == ((1.5, -0.5), 0.5)          # consistent β by default
+    assert sa.scheme_coefficients_of("2, -1:0.25")[:2] == ((2.0, -1.0), 0.25)
     with pytest.raises(ValueError, match="model_roots"):
         sa.scheme_coefficients_of("in-resnet-20")
 

@@ -11,6 +11,7 @@ Numbers come from :mod:`stablenets.stability`; this module gathers them per requ
 """
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 import numpy as np
@@ -18,19 +19,27 @@ import numpy as np
 from stablenets import stability as st
 from stablenets.analysis._io import pyplot, save_figure
 
+_NUMBER = r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?"
+_NUMBERS = re.compile(rf"{_NUMBER}(,{_NUMBER})*(:{_NUMBER})?")
+
 __all__ = ["scheme_coefficients_of", "root_report", "model_roots", "zerosnet_region_curve",
            "euler_regions", "stability_analysis", "roots_table_markdown", "plot_roots",
            "plot_zerosnet_region", "plot_euler_regions", "plot_ivp"]
 
 
 def scheme_coefficients_of(spec) -> tuple[tuple[float, ...], float, str]:
-    """(alphas, beta, label) from a preset name, "zerosnet:λ", an (alphas, beta) pair or alphas alone.
+    """(alphas, beta, label) from a preset name, "zerosnet:λ", "α0,α1,…[:β]", an (alphas, beta) pair
+    or alphas alone (β then defaults to the consistent β = 1 + Σ j α_j).
 
     Presets with a fixed scheme give their coefficients: Euler with step h is α = (1,), β = h,
     multistep presets their (α, β). Learned-coefficient presets (damped, learnable h/k/λ) have no
     fixed roots: pass a trained model to :func:`model_roots` instead.
     """
     if isinstance(spec, str):
+        if _NUMBERS.fullmatch(spec.replace(" ", "")):
+            head, _, beta = spec.replace(" ", "").partition(":")
+            alphas = tuple(float(a) for a in head.split(","))
+            return alphas, float(beta) if beta else st.consistent_beta(alphas), f"α=({head})"
         if spec.startswith("zerosnet:"):
             lam = float(spec.split(":", 1)[1])
             alphas, beta = st.zerosnet_coefficients(lam)
