@@ -1,10 +1,10 @@
 """``stablenets analyze KIND [CHECKPOINT|RUN_DIR …]``: PNG + JSON + Markdown/HTML report.
 
 Kinds: stability (roots, ZeroSNet region, Euler regions, IVP; inputs: preset names, "zerosnet:λ",
-coefficients "α0,α1,…[:β]", or checkpoints for their learned coefficients), jacobian, landscape (1–4 checkpoints on the same
-test point), coefficients, dynamics (run directories), flow (mlp-moons checkpoints), solver
-(continuous models), sweeps (run directories or a folder of them). Output goes to ``--out``, else
-the (first) run directory given, else ./analysis.
+coefficients "α0,α1,…[:β]", or checkpoints for their learned coefficients), jacobian, landscape
+(1–4 checkpoints on the same test point), coefficients, dynamics (run directories), flow
+(mlp-moons checkpoints), solver (continuous models), sweeps (run directories or a folder of them).
+Output goes to ``--out``, else the (first) run directory given, else ./analysis.
 """
 from __future__ import annotations
 
