@@ -33,7 +33,7 @@ def test_grid_shape_and_centre_is_the_loss_at_the_input(setup):
     with torch.no_grad():
         expected = float(F.cross_entropy(model(x), y))
     assert d["center_loss"] == pytest.approx(expected, rel=1e-5, abs=1e-6)
-    assert d["clean_pred"] == int(model(x).argmax(1))
+    assert d["input_pred"] == int(model(x).argmax(1))
 
 
 def test_loss_rises_along_the_fgsm_direction(setup):
