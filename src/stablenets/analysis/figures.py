@@ -45,6 +45,14 @@ def _train(name: str, dataset: str, run_dir: Path, device, *, epochs: int, lr: f
     return model, meta
 
 
+def _accuracy(model, x, y, device, batch_size: int = 500) -> float:
+    correct = 0
+    with torch.no_grad():
+        for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
+            correct += int((model(xb.to(device).float() / 255).argmax(1).cpu() == yb).sum())
+    return correct / len(y)
+
+
 def _mnist_name(root) -> str:
     from stablenets.data import load
 
@@ -86,9 +94,7 @@ def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None
     for name in ("resnet-8", "in-resnet-8"):
         models[name], meta = _train(name, dataset, runs / f"{name}-{dataset}", device, epochs=mnist_epochs, lr=0.1,
                                     root=data_root, subset=mnist_subset, optimizer="sgd")
-        from stablenets.training.trainer import evaluate_accuracy
-
-        acc, _ = evaluate_accuracy(models[name], xt[:2000], yt[:2000], 500, device)
+        acc = _accuracy(models[name], xt[:2000], yt[:2000], device)
         facts[f"{name}-{dataset}"] = {"epochs": mnist_epochs, "train_subset": mnist_subset, "test_points": 2000,
                                       "test_acc": acc}
     land = landscape.compare_landscapes(models, xi, yi, "gaussian_noise", 5, radius=32.0, n=25)
