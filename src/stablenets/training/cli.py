@@ -24,9 +24,29 @@ from stablenets.device import add_device_argument
 __all__ = ["register", "run_train"]
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets KEY=VALUE overrides come before and after options (``train X --device cpu a.b=1``)."""
+
+    _inner = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train an experiment (natural, PGD-AT, TRADES, noisy)",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    default_class = subparsers._parser_class  # add_parser has no per-parser class argument
+    subparsers._parser_class = _IntermixedParser
+    try:
+        p = subparsers.add_parser("train", help="train an experiment (natural, PGD-AT, TRADES, noisy)",
+                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    finally:
+        subparsers._parser_class = default_class
     p.add_argument("config", nargs="?", help="experiment name (see --list) or path to a TOML file")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="setting overrides, e.g. optim.lr=0.05")
     p.add_argument("--list", action="store_true", help="list the packaged experiments and exit")

@@ -1,0 +1,81 @@
+"""The command line: train (smoke scale, seeds, resume), evaluate a trained checkpoint, models, errors."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from stablenets.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    monkeypatch.delenv("STABLENETS_DATA", raising=False)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_train_smoke_then_evaluate_the_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "e-cifar10-zerosnet-opt-110", "--scale", "smoke", "--device", "cpu", "--out", str(out),
+                 "optim.lr=0.05", "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "done: test accuracy" in text and f"stablenets evaluate {out}/model.safetensors" in text
+    config = json.loads((out / "config.json").read_text())
+    assert config["optim"]["lr"] == 0.05 and config["model"]["name"] == "zerosnet-opt-8"
+    assert main(["evaluate", str(out / "model.safetensors"), "--suite", "quick", "--n", "32", "--device", "cpu",
+                 "--no-progress", "--set", "diagnostics.n=8", "--set", "diagnostics.strong_restarts=1"]) == 0
+    report = json.loads((out / "robustness-quick.json").read_text())
+    assert report["n"] == 32 and report["checkpoint"]["dataset"] == "embedded-mnist"
+    # resume of a finished run trains nothing more and keeps the weights
+    before = (out / "model.safetensors").read_bytes()
+    assert main(["train", "e-cifar10-zerosnet-opt-110", "--scale", "smoke", "--device", "cpu", "--out", str(out),
+                 "optim.lr=0.05", "--resume", "--no-progress"]) == 0
+    assert (out / "model.safetensors").read_bytes() == before
+
+
+def test_seeds_report_mean_and_std(tmp_path, capsys):
+    assert main(["train", "b-moons-mlp-h0.1", "--scale", "smoke", "--device", "cpu", "--out", str(tmp_path),
+                 "--seeds", "0", "1", "2", "--no-progress"]) == 0
+    assert "test_acc" in capsys.readouterr().out
+    stats = json.loads((tmp_path / "seeds.json").read_text())["stats"]["test_acc"]
+    values = stats["values"]
+    assert len(values) == 3 and stats["mean"] == pytest.approx(sum(values) / 3)
+    mean = sum(values) / 3
+    assert stats["std"] == pytest.approx((sum((v - mean) ** 2 for v in values) / 2) ** 0.5)
+    assert all((tmp_path / f"seed-{s}" / "model.safetensors").is_file() for s in (0, 1, 2))
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "no-such-experiment"], "unknown experiment 'no-such-experiment'"),
+    (["train", "b-moons-mlp-h0.1", "optim.lrr=1"], "unknown setting 'optim.lrr'"),
+    (["train", "b-moons-mlp-h0.1", "run.epochs=many"], "expects int"),
+    (["train", "missing.toml"], "not found"),
+    (["evaluate", "missing.safetensors"], "not found"),
+])
+def test_bad_input_is_exit_2_with_one_line(argv, words, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and err.startswith("stablenets ")
+
+
+def test_models_and_experiment_list(capsys):
+    assert main(["models", "in-resnet"]) == 0
+    assert "in-resnet-8" in capsys.readouterr().out
+    assert main(["train", "--list"]) == 0
+    assert "a-cifar10-in-resnet-110" in capsys.readouterr().out
+
+
+def test_help_of_every_command_runs(capsys):
+    for cmd in ("train", "evaluate"):
+        with pytest.raises(SystemExit) as info:
+            main([cmd, "--help"])
+        assert info.value.code == 0 and "usage: stablenets " + cmd in capsys.readouterr().out
+    done = subprocess.run([sys.executable, "-m", "stablenets.cli", "demo", "--help"], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and "usage: stablenets demo" in done.stdout and "--epochs" in done.stdout
