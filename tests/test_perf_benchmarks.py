@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -89,3 +90,27 @@ def test_compiled_model_agrees_with_eager(name):
         outs.append((logits.detach(), grad))
     torch.testing.assert_close(outs[1][0], outs[0][0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(outs[1][1], outs[0][1], rtol=1e-4, atol=1e-7)
+
+
+def _widest_addcmul(addcmul):
+    """addcmul as CUDA autocast runs it: every input cast to the widest input dtype first."""
+    def promoted(y, x, a, **kw):
+        wide = functools.reduce(torch.promote_types, (y.dtype, x.dtype, a.dtype))
+        return addcmul(y.to(wide), x.to(wide), a.to(wide), **kw)
+    return promoted
+
+
+@pytest.mark.parametrize("name", ["in-resnet-8", "lm-resnet-8", "in-resnet-gating-8"])
+def test_learned_coefficients_keep_bf16_states_under_autocast_promotion(name, monkeypatch):
+    """CUDA autocast promotes addcmul to its widest input: a float32 coefficient must not make
+    the bf16 states float32 (that doubled the saved activations of In-ResNet on the H100)."""
+    import stablenets
+
+    monkeypatch.setattr(torch, "addcmul", _widest_addcmul(torch.addcmul))
+    model = stablenets.create_model(name).to(torch.bfloat16)
+    for m in model.modules():  # scheme coefficients stay float32, as under autocast
+        for key in ("lam", "k"):
+            if isinstance(getattr(m, key, None), torch.nn.Parameter):
+                getattr(m, key).data = getattr(m, key).data.float()
+    states = model.block_states(torch.rand(2, 3, 32, 32, dtype=torch.bfloat16))
+    assert all(s.dtype == torch.bfloat16 for s in states), [s.dtype for s in states]

@@ -109,10 +109,12 @@ def axpy(y: Tensor, a: float | Tensor, x: Tensor) -> Tensor:
 
     ``a`` is a Python number or a tensor that broadcasts against x (a 0-dim learnable
     coefficient, a per-sample gate). Schemes combine states with this so that a scheme adds
-    no extra elementwise passes over the plain ResNet's ``x + f`` (see benchmarks/).
+    no extra elementwise passes over the plain ResNet's ``x + f`` (see benchmarks/). A tensor
+    ``a`` is cast to x's dtype: autocast runs ``addcmul`` in the widest input type, so a float32
+    coefficient would turn a bf16 state into float32 (twice the activation memory).
     """
     if isinstance(a, Tensor):
-        return torch.addcmul(y, x, a)
+        return torch.addcmul(y, x, a.to(x.dtype))
     if a == 1:
         return y + x
     return torch.add(y, x, alpha=a)
