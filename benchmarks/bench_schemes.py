@@ -50,29 +50,34 @@ def build(name: str):
     return stablenets.create_model(preset, **overrides)
 
 
-def _cases(names, batch, device, amp, channels_last, with_inference=True):
+def _cases(names, batch, device, amp, channels_last, with_inference=True, compile_mode=None):
     x, y = random_batch(batch, device, channels_last)
     models, cases = {}, {}
     for name in names:
         torch.manual_seed(0)
         models[name] = prepare(build(name), device, channels_last)
-        cases[f"train:{name}"] = TrainStep(models[name], x, y, amp)
+        fwd = torch.compile(models[name], mode=compile_mode) if compile_mode else None
+        cases[f"train:{name}"] = TrainStep(models[name], x, y, amp, forward=fwd)
         if with_inference:
             cases[f"infer:{name}"] = Inference(models[name], x, amp)
     return models, cases
 
 
 def scheme_costs(depths=(20, 56), batch=32, device=torch.device("cpu"), repeats=5, amp=False,
-                 channels_last=False, continuous_batch=None) -> dict:
-    """Per depth, each scheme's train/inference time, images/s, memory, and ratio to resnet-D."""
+                 channels_last=False, continuous_batch=None, schemes=SCHEMES, compile_mode=None,
+                 continuous=True) -> dict:
+    """Per depth, each scheme's train/inference time, images/s, memory, and ratio to resnet-D.
+
+    ``compile_mode``: time the training step through ``torch.compile(model, mode=...)``.
+    """
     out = {}
     for depth in depths:
-        names = [model_name(s, depth) for s in SCHEMES]
-        models, cases = _cases(names, batch, device, amp, channels_last)
+        names = [model_name(s, depth) for s in schemes]
+        models, cases = _cases(names, batch, device, amp, channels_last, compile_mode=compile_mode)
         timed = interleaved(cases, device, repeats)
         base = f"resnet-{depth}"
         rows = {}
-        for scheme, name in zip(SCHEMES, names):
+        for scheme, name in zip(schemes, names):
             train, infer = timed[f"train:{name}"], timed[f"infer:{name}"]
             rows[scheme] = {
                 "model": name,
@@ -87,8 +92,10 @@ def scheme_costs(depths=(20, 56), batch=32, device=torch.device("cpu"), repeats=
             }
             base_mem = rows["resnet"]["saved_activation_bytes"]
             rows[scheme]["memory_ratio"] = rows[scheme]["saved_activation_bytes"] / base_mem
-        out[str(depth)] = {"batch": batch, "schemes": rows}
+        out[str(depth)] = {"batch": batch, "compile": compile_mode or False, "schemes": rows}
         del models, cases
+    if not continuous:
+        return out
     # float32 always: an adaptive solver's error estimate in bf16 never reaches rtol = atol = 1e-3
     out["continuous"] = continuous_costs(continuous_batch or batch, device, max(2, repeats // 2), False, channels_last)
     return out
@@ -171,7 +178,8 @@ def markdown(costs: dict, scal: dict | None) -> str:
                          None if target is None else f"≤ {target}", verdict, r["train_images_per_s"],
                          f"{r['infer_ratio']:.3f}", r["infer_images_per_s"], _mib(r["saved_activation_bytes"]),
                          f"{r['memory_ratio']:.2f}", _mib(r["peak_train_bytes"])])
-        parts.append(f"### Schemes on the depth-{depth} backbone (batch {block['batch']})\n\n" + markdown_table(
+        how = f", training step through torch.compile(mode={block['compile']!r})" if block.get("compile") else ""
+        parts.append(f"### Schemes on the depth-{depth} backbone (batch {block['batch']}{how})\n\n" + markdown_table(
             ["model", "train ratio", "spread", "target", "", "train img/s", "infer ratio", "infer img/s",
              "saved act. MiB", "mem ratio", "CUDA peak MiB"], rows))
     cont = costs.get("continuous")
