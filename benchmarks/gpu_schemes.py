@@ -59,6 +59,11 @@ def main() -> None:
     if a.data:
         from benchmarks import gpu
 
+        meta = Path(a.data) / "cifar-10-batches-py" / "batches.meta"  # written last by the converter
+        for _ in range(240):
+            if meta.exists():
+                break
+            time.sleep(0.5)
         xtr, ytr, _, _ = gpu.load_cifar(a.data)
         section("cifar_reduce_overhead", lambda: {
             str(b): gpu.train_epochs(__import__("stablenets").create_model("resnet-20"), xtr, ytr, b, device,
