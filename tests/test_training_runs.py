@@ -7,7 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stablenets.training import Ensemble, NonFiniteLossError, TrainConfig, apply_overrides, load_ensemble, load_model, train
+from stablenets.training import (Ensemble, NonFiniteLossError, TrainConfig, apply_overrides, load_ensemble,
+                                 load_model, train)
 from stablenets.training import checkpoint as ckpt
 from stablenets.training import trainer
 

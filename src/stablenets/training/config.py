@@ -92,6 +92,7 @@ class RunConfig:
     amp: bool = True               # bf16 autocast for training on CUDA (never for evaluation)
     channels_last: bool = True     # channels_last memory format on CUDA
     compile: bool = False          # torch.compile the training forward
+    compile_backend: str = "inductor"  # torch.compile backend ("eager" checks the plumbing only)
     progress: bool = True          # tqdm bars (quiet when not on a terminal)
 
 

@@ -2,11 +2,12 @@
 
 Smoke scale keeps the experiment's objective, optimiser, schedule kind and evaluation
 suite, and shrinks everything with a size: 1 epoch of 2 steps of 8 samples, 16 test
-points, PGD/TRADES inner steps ≤ 2, the suite's attacks ≤ 2 steps with one restart and
-no masking diagnostics and no AutoAttack, and the model to the smallest preset of its family (the depth in
-the name replaced by 8, e.g. in-resnet-110 → in-resnet-8; other families by the table
-below; ODE blocks integrate with one Euler step). When the data set is not on disk the run falls back to the embedded MNIST (images),
-generated moons (points) or synthetic character codes (text), and the log says so.
+points, PGD/TRADES inner steps ≤ 2, the suite's attacks ≤ 2 steps with one restart, no
+masking diagnostics and no AutoAttack, and the model to the smallest preset of its family
+(the depth in the name replaced by 8, e.g. in-resnet-110 → in-resnet-8; other families by
+the table below; ODE blocks integrate with one Euler step). When the data set is not on
+disk the run falls back to the embedded MNIST (images), generated moons (points) or
+synthetic character codes (text), and the log says so.
 It checks that the experiment runs end to end, not what it measures.
 """
 from __future__ import annotations

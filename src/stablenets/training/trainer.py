@@ -183,7 +183,7 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device =
     if ctx.active:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if cuda else None)
     if cfg.run.compile:
-        train_model = torch.compile(train_model)
+        train_model = torch.compile(train_model, backend=cfg.run.compile_backend)
     from stablenets.data import make_batcher
 
     batcher = make_batcher(xtr, ytr, cfg.data.batch_size, device, augment=cfg.data.augment and image,
