@@ -111,12 +111,12 @@ class TrainStep:
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, amp: bool = False, forward=None):
         self.model, self.x, self.y, self.amp = model.train(), x, y, amp
-        self.forward = forward or model  # e.g. a torch.compile-d model
+        self.forward = model if forward is None else forward  # e.g. a torch.compile-d model
         self.opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
 
     def loss(self, forward=None) -> torch.Tensor:
         with autocast(self.x.device, self.amp):
-            return F.cross_entropy((forward or self.forward)(self.x), self.y)
+            return F.cross_entropy((self.forward if forward is None else forward)(self.x), self.y)
 
     def __call__(self) -> None:
         loss = self.loss()
@@ -137,7 +137,7 @@ class Inference:
 
     def __init__(self, model: nn.Module, x: torch.Tensor, amp: bool = False, forward=None):
         self.model, self.x, self.amp = model, x, amp
-        self.forward = forward or model
+        self.forward = model if forward is None else forward
 
     def __call__(self) -> None:
         self.model.eval()
