@@ -8,7 +8,8 @@
    ``torch.compile(mode="reduce-overhead")`` (CUDA graphs: no per-kernel host cost).
    IE-skip is left out: its inner ``autograd.grad(create_graph=True)`` is a double
    backward, which torch.compile does not capture.
-4. With ``--data``: resnet-20 training throughput on CIFAR-10 with the compiled step.
+4. Attacks against torchattacks (``bench_attack_speed``, batch 1024).
+5. With ``--data``: resnet-20 training throughput on CIFAR-10 with the compiled step.
 Writes ``gpu_schemes.json`` and ``.md``.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_schemes, profile_step
+from benchmarks import bench_attack_speed, bench_schemes, profile_step
 from benchmarks._common import environment, write_report
 
 COMPILED = ("resnet", "in-resnet", "zerosnet-opt", "lm-resnet", "resnet-h0.1")
@@ -30,13 +31,16 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("docs/benchmarks"))
     p.add_argument("--data")
     p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--sections", nargs="+", default=["profile", "eager", "reduce_overhead", "attacks"],
+                   choices=["profile", "eager", "reduce_overhead", "attacks"])
+    p.add_argument("--stem", default="gpu_schemes", help="report file name (without extension)")
     a = p.parse_args()
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     res, md = {"environment": environment(device)}, []
 
     def save():
-        write_report(a.out, "gpu_schemes", res, "\n\n".join(md))
+        write_report(a.out, a.stem, res, "\n\n".join(md))
 
     def section(key, fn, fmt):
         t = time.perf_counter()
@@ -49,13 +53,21 @@ def main() -> None:
         print(f"[gpu_schemes] {key}: {time.perf_counter() - t:.0f}s", flush=True)
         save()
 
-    section("profile", lambda: profile_step.profile_all(batch=a.batch, device=device), profile_step.markdown)
-    section("eager", lambda: bench_schemes.scheme_costs((20, 56), a.batch, device, 20, True, True, continuous=False),
-            lambda r: bench_schemes.markdown(r, None))
-    section("reduce_overhead", lambda: bench_schemes.scheme_costs((20,), a.batch, device, 20, True, True,
-                                                                  schemes=COMPILED, compile_mode="reduce-overhead",
-                                                                  continuous=False),
-            lambda r: bench_schemes.markdown(r, None))
+    todo = set(a.sections)
+    if "profile" in todo:
+        section("profile", lambda: profile_step.profile_all(batch=a.batch, device=device), profile_step.markdown)
+    if "eager" in todo:
+        section("eager", lambda: bench_schemes.scheme_costs((20, 56), a.batch, device, 20, True, True,
+                                                            continuous=False),
+                lambda r: bench_schemes.markdown(r, None))
+    if "reduce_overhead" in todo:
+        section("reduce_overhead", lambda: bench_schemes.scheme_costs((20,), a.batch, device, 20, True, True,
+                                                                      schemes=COMPILED, compile_mode="reduce-overhead",
+                                                                      continuous=False),
+                lambda r: bench_schemes.markdown(r, None))
+    if "attacks" in todo:
+        section("attacks", lambda: bench_attack_speed.attack_speed("resnet-20", 1024, device, 5),
+                bench_attack_speed.markdown)
     if a.data:
         from benchmarks import gpu
 
