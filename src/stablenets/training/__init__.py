@@ -1,7 +1,7 @@
 """Training: natural, PGD-AT, TRADES and noisy-input objectives; runs that survive crashes.
 
     from stablenets.training import load_config, apply_overrides, train
-    cfg = apply_overrides(load_config("in-resnet-110-cifar10"), ["run.epochs=10"])
+    cfg = apply_overrides(load_config("a-cifar10-in-resnet-110"), ["run.epochs=10"])
     summary = train(cfg, "runs/in-resnet-110", device="cuda")      # resume=True continues it
     model, meta = load_model("runs/in-resnet-110/model.safetensors", "cuda")
     ens, metas = load_ensemble(["runs/a", "runs/b"])

@@ -1,11 +1,11 @@
 """``stablenets train CONFIG [key=value ...]``: train an experiment (a packaged name or a TOML file).
 
     stablenets train --list
-    stablenets train in-resnet-110-cifar10 --device cuda
-    stablenets train in-resnet-110-cifar10 optim.lr=0.05 run.epochs=10 --seeds 0 1 2
-    stablenets train in-resnet-110-cifar10 --scale smoke --device cpu
+    stablenets train a-cifar10-in-resnet-110 --device cuda
+    stablenets train a-cifar10-in-resnet-110 optim.lr=0.05 run.epochs=10 --seeds 0 1 2
+    stablenets train a-cifar10-in-resnet-110 --scale smoke --device cpu
     stablenets train my-experiment.toml --out runs/mine --resume
-    torchrun --nproc_per_node 4 -m stablenets train zerosnet-opt-56-cifar10 --out runs/z
+    torchrun --nproc_per_node 4 -m stablenets.cli train e-cifar10-zerosnet-opt-110 --out runs/z
 
 Overrides are ``section.key=value`` with TOML values (``optim.milestones=[30, 60]``,
 ``model.overrides.lambda_init=[0.2, 0.25]``), checked against the settings' types.

@@ -1,6 +1,6 @@
 """One dataclass holds every training setting; experiments are TOML files of it.
 
-    cfg = load_config("in-resnet-110-cifar10")               # a packaged experiment, or a path
+    cfg = load_config("a-cifar10-in-resnet-110")               # a packaged experiment, or a path
     cfg = apply_overrides(cfg, ["optim.lr=0.05", "run.epochs=10", "schedule.milestones=[5, 8]"])
     cfg = smoke(cfg)                                        # seconds on a CPU
 

@@ -1,7 +1,7 @@
 """Data-parallel training under torchrun, with PyTorch's DistributedDataParallel.
 
-    torchrun --nproc_per_node 8 -m stablenets train zerosnet-opt-56-cifar10
-    torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 -m stablenets train ...
+    torchrun --nproc_per_node 8 -m stablenets.cli train e-cifar10-zerosnet-opt-110
+    torchrun --nnodes 2 --node_rank R --master_addr HOST --nproc_per_node 8 -m stablenets.cli train ...
 
 torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; with WORLD_SIZE > 1 the process group is
 initialised (nccl on CUDA, gloo on CPU), each process takes device cuda:LOCAL_RANK, the
