@@ -5,7 +5,10 @@ order rotated by r, so drifts of the machine (clock boost, other processes, a
 thermal limit) fall on every case alike — after ``warmup`` untimed calls of each.
 On CUDA a case is timed with CUDA events around it (one synchronisation per timed
 call, outside the case itself); on the CPU with ``time.perf_counter``. The median
-over repetitions is reported, with the spread (max − min over median).
+over repetitions is reported, with the spread (max − min over median). On the CPU with one torch thread the clock
+is the thread's CPU time (``time.thread_time``): the forward, the backward and the update
+all run on the calling thread then, and time lost to other processes on a shared machine
+is not counted; with more threads it is the wall clock.
 
 Memory: on CUDA the peak allocated bytes of one call above what was allocated before
 it (``torch.cuda.max_memory_allocated``); on every device the bytes the autograd graph
@@ -46,9 +49,15 @@ def time_call(fn: Callable[[], object], device: torch.device) -> float:
         end.record()
         end.synchronize()
         return start.elapsed_time(end) / 1e3
-    t = time.perf_counter()
+    clock = cpu_clock()
+    t = clock()
     fn()
-    return time.perf_counter() - t
+    return clock() - t
+
+
+def cpu_clock():
+    """The CPU-side clock: this thread's CPU time when torch computes on one thread, else wall time."""
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
 
 
 def interleaved(cases: dict[str, Callable[[], object]], device: torch.device, repeats: int,
@@ -169,6 +178,7 @@ def environment(device: torch.device) -> dict:
         env["cuda"] = torch.version.cuda
     else:
         env["device_name"] = f"CPU ({os.cpu_count()} logical cores, {env['threads']} torch threads)"
+        env["clock"] = cpu_clock().__name__
     return env
 
 
