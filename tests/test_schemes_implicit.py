@@ -58,3 +58,17 @@ def test_inner_steps_reduce_the_implicit_residual():
             state = model_k.trunk.steps[0](model_k.trunk.blocks[0], x, [x])
             residuals.append((state - x - block.branch(state)).pow(2).sum())
     assert residuals[0] > residuals[1] > residuals[2] > residuals[3]
+
+
+def test_inner_evaluations_leave_batch_norm_statistics_alone():
+    """Only f_n(x_n) trains the running statistics; the iterates would pollute them (eval accuracy collapsed)."""
+    explicit, implicit = models(create_graph=True)
+    explicit.train()
+    implicit.train()
+    explicit(X)
+    implicit(X)
+    first_norm = [m for m in implicit.trunk.blocks[0].branch if isinstance(m, torch.nn.BatchNorm2d)][0]
+    reference = [m for m in explicit.trunk.blocks[0].branch if isinstance(m, torch.nn.BatchNorm2d)][0]
+    torch.testing.assert_close(first_norm.running_mean, reference.running_mean, rtol=0, atol=0)
+    torch.testing.assert_close(first_norm.running_var, reference.running_var, rtol=0, atol=0)
+    assert first_norm.training  # modes restored after the inner loop
