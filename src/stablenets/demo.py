@@ -104,7 +104,8 @@ def format_table(rows: dict[str, dict[str, float]], seconds: dict[str, float]) -
 
 def run_demo(args: argparse.Namespace) -> int:
     from stablenets.data import load
-    from stablenets.training.checkpoint import load_model, write_text_atomic
+    from stablenets.atomic import write_text_atomic
+    from stablenets.training.checkpoint import load_model
     from stablenets.training.trainer import train
 
     if args.epochs < 1 or args.n < 1:

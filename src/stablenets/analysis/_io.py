@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from stablenets.atomic import atomic_write, write_text_atomic
 
 PLOT_HINT = "plotting needs matplotlib: pip install stablenets[plot]"
 
@@ -27,21 +28,6 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _atomic_write(path: Path, write) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 _DPI = [110]
@@ -62,7 +48,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int | None = None) -> Path:
     plt = pyplot()
     dpi = dpi or _DPI[-1]
     try:
-        return _atomic_write(Path(path), lambda f: fig.savefig(f, format="png", dpi=dpi, bbox_inches="tight"))
+        return atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
     finally:
         plt.close(fig)
 
@@ -94,8 +80,8 @@ def to_jsonable(value):
 def save_json(data, path: str | os.PathLike) -> Path:
     """Write ``to_jsonable(data)`` as indented JSON atomically."""
     text = json.dumps(to_jsonable(data), indent=2, allow_nan=False)
-    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+    return write_text_atomic(path, text)
 
 
 def save_text(text: str, path: str | os.PathLike) -> Path:
-    return _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
+    return write_text_atomic(path, text)

@@ -9,23 +9,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
-__all__ = ["write_report", "to_markdown", "atomic_write_text"]
+from stablenets.atomic import write_text_atomic
 
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = ["write_report", "to_markdown"]
 
 
 def _pct(v) -> str:
@@ -97,6 +85,6 @@ def write_report(result: dict, directory: str | os.PathLike, stem: str | None = 
     directory = Path(directory)
     stem = stem or f"robustness-{result['suite'].get('name', 'custom')}"
     json_path, md_path = directory / f"{stem}.json", directory / f"{stem}.md"
-    atomic_write_text(json_path, json.dumps(result, indent=2, default=float) + "\n")
-    atomic_write_text(md_path, to_markdown(result))
+    write_text_atomic(json_path, json.dumps(result, indent=2, default=float) + "\n")
+    write_text_atomic(md_path, to_markdown(result))
     return json_path, md_path

@@ -20,7 +20,6 @@ import json
 import os
 import random
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,36 +27,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from stablenets.atomic import atomic_write
+
 __all__ = ["atomic_write", "save_model", "load_model", "save_train_state", "load_train_state",
            "rng_state", "set_rng_state", "git_hash", "unwrap", "MODEL_FILE", "STATE_FILE"]
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
-
-
-def atomic_write(path: str | os.PathLike, write) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual permissions
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stablenets.training.checkpoint import write_text_atomic
+from stablenets.atomic import write_text_atomic
 
 __all__ = ["coefficient_summary", "NormTracker", "MetricsLog"]
 

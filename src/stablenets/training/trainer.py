@@ -35,8 +35,9 @@ import torch
 import torch.nn.functional as F
 
 from stablenets.training import distributed as D
+from stablenets.atomic import write_text_atomic
 from stablenets.training.checkpoint import (MODEL_FILE, STATE_FILE, git_hash, load_train_state, save_model,
-                                            save_train_state, set_rng_state, write_text_atomic)
+                                            save_train_state, set_rng_state)
 from stablenets.training.config import TrainConfig, config_to_dict
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary
 from stablenets.training.modes import step_seed, training_loss

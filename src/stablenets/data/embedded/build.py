@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stablenets.data._files import atomic_write_bytes
+from stablenets.atomic import write_bytes_atomic
 from stablenets.data.mnist import EMBEDDED_FILE, load_mnist
 
 
@@ -24,7 +24,7 @@ def build(root: Path, n_train: int = 5000, n_test: int = 1000, out: Path | None 
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     out = out or Path(__file__).with_name(EMBEDDED_FILE)
-    atomic_write_bytes(out, buf.getvalue())
+    write_bytes_atomic(out, buf.getvalue())
     return out
 
 
