@@ -131,8 +131,12 @@ def pgd_test(model, xte, yte, device, batch=2500, steps=20, allow_tf32=False) ->
             "images_per_s": len(x) / seconds, "clean_acc": clean.item() / len(x), "robust_acc": robust.item() / len(x)}
 
 
-def library_train(root: str, batch: int, epochs: int, mode: str = "natural", device: str = "cuda") -> dict:
-    """``stablenets.training.train`` itself; its per-epoch seconds include test evaluation and checkpoint."""
+def library_train(root: str, batch: int, epochs: int, mode: str = "natural", device: str = "cuda",
+                  compile_mode: str | None = None, subset: int = 0) -> dict:
+    """``stablenets.training.train`` itself; its per-epoch seconds include test evaluation and checkpoint.
+
+    ``compile_mode``: set ``run.compile`` with that ``run.compile_mode`` (e.g. "reduce-overhead").
+    """
     from stablenets.training import train
     from stablenets.training.config import TrainConfig
 
@@ -143,14 +147,18 @@ def library_train(root: str, batch: int, epochs: int, mode: str = "natural", dev
     cfg.schedule.kind = "constant"
     cfg.mode.kind = mode
     cfg.run.epochs, cfg.run.progress = epochs, False
+    cfg.data.train_subset = cfg.data.test_subset = subset
+    if compile_mode:
+        cfg.run.compile, cfg.run.compile_mode = True, compile_mode
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         train(cfg, Path(tmp) / "run", device=device, log=lambda *_: None)
         total = time.perf_counter() - t
         rows = [json.loads(line) for line in (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines()]
     secs = [r["seconds"] for r in rows]
-    return {"batch": batch, "mode": mode, "epochs": epochs, "epoch_s": secs, "total_s": total,
-            "images_per_s_best_epoch": rows[-1]["step"] / len(rows) * batch / min(secs), "test_acc": [r["test_acc"] for r in rows]}
+    return {"batch": batch, "mode": mode, "epochs": epochs, "compile_mode": compile_mode, "epoch_s": secs,
+            "total_s": total, "images_per_s_best_epoch": rows[-1]["step"] / len(rows) * batch / min(secs),
+            "test_acc": [r["test_acc"] for r in rows]}
 
 
 def _guard(results: dict, key: str, fn, *args, **kwargs):
@@ -168,15 +176,23 @@ def _guard(results: dict, key: str, fn, *args, **kwargs):
 _guard.save = None
 
 
-def run_all(root: str, batches=(512, 1024), compile_modes=(), train_epochs_n=2, lib_epochs=3, save=None) -> dict:
-    """Every section in turn; ``save(results)`` after each, so a killed run keeps what it measured."""
+SECTIONS = ("throughput", "pgd_test", "adv_epoch", "library", "library_compiled", "library_pgd")
+
+
+def run_all(root: str, batches=(512, 1024), compile_modes=(), train_epochs_n=2, lib_epochs=3, save=None,
+            sections=SECTIONS[:4]) -> dict:
+    """The chosen sections in turn; ``save(results)`` after each, so a killed run keeps what it measured.
+
+    library_compiled: ``train`` with ``run.compile_mode="reduce-overhead"``; library_pgd: one
+    epoch of the library's PGD-10 adversarial training, eager and with that compiled step.
+    """
     device = torch.device("cuda")
     torch.backends.cudnn.benchmark = True
     xtr, ytr, xte, yte = load_cifar(root)
     res: dict = {"environment": environment(device), "throughput": {}}
     _guard.save = (lambda: save(res)) if save is not None else None
     model = None
-    for b in batches:
+    for b in batches if "throughput" in sections or "pgd_test" in sections else ():
         for mode in (None, *(compile_modes if b == max(batches) else ())):
             torch.manual_seed(0)
             m = stablenets.create_model("resnet-20")
@@ -184,13 +200,23 @@ def run_all(root: str, batches=(512, 1024), compile_modes=(), train_epochs_n=2, 
                        b, device, compile_mode=mode, epochs=train_epochs_n)
             if mode is None and "error" not in r:
                 model = m
-    if model is not None:
+    if model is not None and "pgd_test" in sections:
         _guard(res, "pgd20_test_fp32", pgd_test, model, xte, yte, device, allow_tf32=False)
         _guard(res, "pgd20_test_tf32", pgd_test, model, xte, yte, device, allow_tf32=True)
     torch.manual_seed(0)
-    _guard(res, "pgd10_adv_epoch", train_epochs, stablenets.create_model("resnet-20"), xtr, ytr, 512, device,
-           mode="pgd", pgd_steps=10, epochs=1, warmup_steps=5)
-    _guard(res, "library_train", library_train, root, 512, lib_epochs)
+    if "adv_epoch" in sections:
+        _guard(res, "pgd10_adv_epoch", train_epochs, stablenets.create_model("resnet-20"), xtr, ytr, 512, device,
+               mode="pgd", pgd_steps=10, epochs=1, warmup_steps=5)
+    if "library" in sections:
+        _guard(res, "library_train", library_train, root, 512, lib_epochs)
+    if "library_compiled" in sections:
+        for b in batches:
+            _guard(res, f"library_train_reduce_overhead_{b}", library_train, root, b, lib_epochs,
+                   compile_mode="reduce-overhead")
+    if "library_pgd" in sections:
+        _guard(res, "library_train_pgd10", library_train, root, 512, 1, mode="pgd")
+        _guard(res, "library_train_pgd10_reduce_overhead", library_train, root, 512, 1, mode="pgd",
+               compile_mode="reduce-overhead")
     return res
 
 
@@ -204,15 +230,20 @@ def markdown(res: dict) -> str:
             rows.append([key, "error", r["error"][:80], "", ""])
         else:
             rows.append([key, r["images_per_s"], r["images_per_s_median"], f"{r['warmup_s']:.1f}", r["step_source"]])
-    parts.append(markdown_table(["setting", "images/s (best epoch)", "images/s (median)", "warm-up s", "step"], rows))
-    lib = res.get("library_train")
-    if lib and "error" not in lib:
-        parts.append(f"`stablenets.training.train`, batch {lib['batch']}, {lib['epochs']} epochs: epoch seconds "
-                     f"{', '.join(f'{s:.2f}' for s in lib['epoch_s'])} (test evaluation and checkpoint included): "
-                     f"{lib['images_per_s_best_epoch']:,.0f} images/s at best; test accuracy "
-                     f"{', '.join(f'{a:.3f}' for a in lib['test_acc'])}.")
-    elif lib:
-        parts.append(f"`stablenets.training.train`: {lib['error']}")
+    if rows:
+        parts.append(markdown_table(["setting", "images/s (best epoch)", "images/s (median)", "warm-up s", "step"],
+                                    rows))
+    for key, lib in res.items():
+        if not key.startswith("library_train"):
+            continue
+        if "error" in lib:
+            parts.append(f"`stablenets.training.train` ({key}): {lib['error']}")
+            continue
+        how = f", run.compile_mode={lib['compile_mode']!r}" if lib.get("compile_mode") else ", eager"
+        parts.append(f"`stablenets.training.train`, {lib['mode']}, batch {lib['batch']}{how}, {lib['epochs']} "
+                     f"epoch(s): epoch seconds {', '.join(f'{s:.2f}' for s in lib['epoch_s'])} (test evaluation "
+                     f"and checkpoint included): {lib['images_per_s_best_epoch']:,.0f} images/s at best; test "
+                     f"accuracy {', '.join(f'{a:.3f}' for a in lib['test_acc'])}.")
     rows = []
     for key in ("pgd20_test_fp32", "pgd20_test_tf32"):
         r = res.get(key)
@@ -220,8 +251,9 @@ def markdown(res: dict) -> str:
             rows.append([key, r["seconds"], r["images_per_s"], r["batch"], r["clean_acc"], r["robust_acc"]])
         elif r:
             rows.append([key, "error", r["error"][:80], "", "", ""])
-    parts.append("### PGD-20 over the 10,000 CIFAR-10 test images (target < 15 s)\n\n" + markdown_table(
-        ["setting", "seconds", "images/s", "batch", "clean acc", "PGD-20 acc"], rows))
+    if rows:
+        parts.append("### PGD-20 over the 10,000 CIFAR-10 test images (target < 15 s)\n\n" + markdown_table(
+            ["setting", "seconds", "images/s", "batch", "clean acc", "PGD-20 acc"], rows))
     adv = res.get("pgd10_adv_epoch")
     if adv and "error" not in adv:
         parts.append(f"### One epoch of PGD-10 adversarial training (resnet-20, batch {adv['batch']}, bf16)\n\n"
@@ -240,11 +272,13 @@ def main() -> None:
     p.add_argument("--compile", nargs="*", default=[], metavar="MODE",
                    help="also time torch.compile with these modes (e.g. default max-autotune-no-cudagraphs)")
     p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--sections", nargs="+", default=list(SECTIONS[:4]), choices=SECTIONS)
+    p.add_argument("--stem", default="gpu_cifar", help="report file name (without extension)")
     a = p.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("benchmarks.gpu needs a CUDA device")
     res = run_all(a.data, a.batches, a.compile, a.epochs,
-                  save=lambda r: write_report(a.out, "gpu_cifar", r, markdown(r)))
+                  save=lambda r: write_report(a.out, a.stem, r, markdown(r)), sections=a.sections)
     print(markdown(res))
 
 
