@@ -114,3 +114,20 @@ def test_learned_coefficients_keep_bf16_states_under_autocast_promotion(name, mo
                 getattr(m, key).data = getattr(m, key).data.float()
     states = model.block_states(torch.rand(2, 3, 32, 32, dtype=torch.bfloat16))
     assert all(s.dtype == torch.bfloat16 for s in states), [s.dtype for s in states]
+
+
+def test_pgd_through_a_compiled_model_matches_eager():
+    """The PGD loop runs through a compiled model unchanged (compile is the caller's setting)."""
+    import stablenets
+    from stablenets.attacks import pgd
+
+    torch.manual_seed(0)
+    model = stablenets.create_model("in-resnet-8")
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 3, 32, 32, generator=g)
+    y = torch.tensor([0, 4, 9])
+    eager = pgd(model, x, y, eps=8 / 255, alpha=2 / 255, steps=3, seed=5)
+    compiled = pgd(torch.compile(model, backend="aot_eager"), x, y, eps=8 / 255, alpha=2 / 255, steps=3, seed=5)
+    assert model.training  # the attack gave the model its mode back, through the wrapper too
+    assert (compiled - x).abs().max() <= 8 / 255 + 1e-6
+    torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)
