@@ -1,18 +1,10 @@
 """`stablenets analyze`: report files for a few kinds, on runs written by the real trainer."""
 import pytest
-import torch
 
 from stablenets.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,6 @@ import stablenets
 from stablenets.analysis import jacobian as ja
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def _exact(fn, x):
     return torch.autograd.functional.jacobian(lambda v: fn(v.view(1, -1)).view(-1), x.view(-1)).double().numpy()

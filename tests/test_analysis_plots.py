@@ -14,13 +14,6 @@ from stablenets.analysis import (coefficients, dynamics, flow, jacobian, landsca
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def assert_png(path, min_kb=5):
     data = path.read_bytes()

@@ -16,14 +16,6 @@ from torch import nn
 from stablenets.attacks import cw_l2, cw_linf, fgsm, ifgsm, pgd, spsa
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 D, N, EPS, EPS_L2 = 24, 64, 0.05, 0.25
 

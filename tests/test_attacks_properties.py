@@ -15,14 +15,6 @@ from stablenets.attacks import cw_l2, cw_linf, fgsm, ifgsm, pgd, spsa, transfer
 from stablenets.attacks.base import margin
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def conv_net(seed: int) -> nn.Module:
     torch.manual_seed(seed)

@@ -17,14 +17,6 @@ torchattacks = pytest.importorskip(
     "torchattacks", reason="torchattacks not installed: pip install --no-deps torchattacks==3.5.1")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 TOLERANCE = 0.06  # accuracy points (fraction) between two correct implementations
 

@@ -6,18 +6,14 @@ import subprocess
 import sys
 
 import pytest
-import torch
 
 from stablenets.cli import main
 
 
 @pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
+def _no_data_root(monkeypatch):
     monkeypatch.delenv("STABLENETS_DATA", raising=False)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(n)
 
 
 def test_train_smoke_then_evaluate_the_checkpoint(tmp_path, capsys):

@@ -11,7 +11,6 @@ from stablenets.demo import MODELS
 
 def test_demo_trains_four_schemes_and_saves_the_table(tmp_path, capsys):
     n = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
         code = main(["demo", "--epochs", "1", "--train-subset", "2500", "--n", "100", "--device", "cpu",
                      "--out", str(tmp_path)])

@@ -14,14 +14,6 @@ from torch import nn
 from stablenets.evaluation.cli import register
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stablenets")

@@ -10,14 +10,6 @@ from stablenets.evaluation import evaluate_robustness, masking_flags
 from stablenets.evaluation import diagnostics as D
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Quantize(nn.Module):
     """Input quantisation to 8 levels: torch.round has a zero gradient everywhere."""

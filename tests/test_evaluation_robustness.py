@@ -13,14 +13,6 @@ from stablenets.evaluation.checks import preflight
 from stablenets.evaluation.suites import apply_overrides, parse_overrides
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add overhead (and stall badly on a busy machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 EPS = 0.05
 NO_DIAG = {"diagnostics.enabled": False}

@@ -4,19 +4,15 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from stablenets.training import list_experiments, load_config, smoke, train
 from stablenets.training.scale import SMOKE_FALLBACK, smoke_model
 
 
 @pytest.fixture(autouse=True)
-def _one_thread(monkeypatch):
+def _no_data_root(monkeypatch):
     monkeypatch.delenv("STABLENETS_DATA", raising=False)  # smoke scale must not need the real data
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
     yield
-    torch.set_num_threads(n)
 
 
 @pytest.mark.parametrize("name", list_experiments())

@@ -10,13 +10,6 @@ from stablenets.training import TrainConfig, apply_overrides, load_model, train
 from stablenets.training.modes import trades_adversary
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _pgd_accuracy(mode: str, tmp_path) -> float:
     cfg = apply_overrides(TrainConfig(), [
@@ -35,7 +28,6 @@ def _pgd_accuracy(mode: str, tmp_path) -> float:
 
 @pytest.fixture(scope="module")
 def natural_accuracy(tmp_path_factory):
-    torch.set_num_threads(1)
     return _pgd_accuracy("natural", tmp_path_factory.mktemp("natural"))
 
 

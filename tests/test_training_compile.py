@@ -27,7 +27,6 @@ def _weights(tmp_path, name, *extra):
                "set STABLENETS_TEST_COMPILE=1 to run it")),
 ])
 def test_compiled_training_agrees_with_eager(backend, tmp_path):
-    torch.set_num_threads(1)
     eager = _weights(tmp_path, "eager")
     compiled = _weights(tmp_path, "compiled", "run.compile=true", f"run.compile_backend={backend}")
     assert eager.keys() == compiled.keys()  # no _orig_mod. prefixes in the checkpoint

@@ -34,7 +34,6 @@ CHILD = textwrap.dedent("""
 
 
 def test_kill_9_mid_epoch_then_resume(tmp_path):
-    torch.set_num_threads(1)
     run = tmp_path / "run"
     script = tmp_path / "child.py"
     script.write_text(CHILD)

@@ -13,13 +13,6 @@ from stablenets.training import checkpoint as ckpt
 from stablenets.training import trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def tiny(*extra: str) -> TrainConfig:
     return apply_overrides(TrainConfig(), [
