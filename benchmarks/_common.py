@@ -23,7 +23,6 @@ import os
 import platform
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -31,6 +30,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from stablenets.atomic import write_text_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -190,19 +191,6 @@ def _git_revision() -> str:
         return "unknown"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def markdown_table(header: list[str], rows: list[list]) -> str:
     def cell(v):
         if isinstance(v, float):
@@ -217,6 +205,6 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
 def write_report(out_dir: Path, stem: str, results: dict, markdown: str) -> tuple[Path, Path]:
     """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; return both paths."""
     js, md = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    atomic_write(js, json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
-    atomic_write(md, markdown.rstrip() + "\n")
+    write_text_atomic(js, json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
+    write_text_atomic(md, markdown.rstrip() + "\n")
     return js, md
