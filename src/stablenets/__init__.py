@@ -10,5 +10,20 @@ scheme (how the history of states and the branch output make the next state)::
 from stablenets.models.registry import create_model, list_models
 from stablenets.schemes import get_scheme, list_schemes
 
-__all__ = ["create_model", "list_models", "get_scheme", "list_schemes"]
+
+def train(config, run_dir, **kwargs):
+    """Train one run; see :func:`stablenets.training.train`."""
+    from stablenets.training import train as _train
+
+    return _train(config, run_dir, **kwargs)
+
+
+def evaluate_robustness(model, x, y, suite="quick", **kwargs):
+    """Robustness report of a model; see :func:`stablenets.evaluation.evaluate_robustness`."""
+    from stablenets.evaluation import evaluate_robustness as _evaluate
+
+    return _evaluate(model, x, y, suite, **kwargs)
+
+
+__all__ = ["create_model", "list_models", "get_scheme", "list_schemes", "train", "evaluate_robustness"]
 __version__ = "0.1.0"

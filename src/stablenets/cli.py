@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except BrokenPipeError:  # output piped into `head` and closed: not an error
+        sys.stderr.close()
+        return 0
     except (ValueError, FileNotFoundError, KeyError) as err:
         message = err.args[0] if err.args else str(err)
         print(f"stablenets {args.command}: error: {message}", file=sys.stderr)

@@ -30,11 +30,11 @@ def _cifar(depth: int) -> dict:
 
 # Damped family (paper A): scheme settings of each variant.
 DAMPED = {
-    "in-resnet": dict(),
-    "lambda-in-resnet": dict(rho_from_lambda=True),
-    "in-resnet-sig": dict(activation="sigmoid"),
-    "in-resnet-gating": dict(gating=True),
-    "in-resnet-gating-sig": dict(gating=True, activation="sigmoid"),
+    "in-resnet": (dict(), "In-ResNet: (1 - ReLU(lambda_n)) x_n + f_n(x_n)"),
+    "lambda-in-resnet": (dict(rho_from_lambda=True), "lambda-In-ResNet: rho_n = 1 + ReLU(lambda_n)"),
+    "in-resnet-sig": (dict(activation="sigmoid"), "In-ResNet-sig: damping sigmoid(lambda_n)"),
+    "in-resnet-gating": (dict(gating=True), "In-ResNet-gating: per-sample lambda(x) = W pool(x) + b"),
+    "in-resnet-gating-sig": (dict(gating=True, activation="sigmoid"), "In-ResNet-gating-sig: sigmoid gate"),
 }
 # Multistep family (paper E) on the CIFAR backbones.
 MULTISTEP = {
@@ -48,9 +48,9 @@ MULTISTEP = {
 
 for depth in (*CIFAR_DEPTHS, 164):
     register_model(f"resnet-{depth}", cifar_resnet, "pre-activation ResNet", "A B C E", **_cifar(depth))
-    for family, settings in DAMPED.items():
+    for family, (settings, description) in DAMPED.items():
         init = LAMBDA_INIT.get(depth, (0.2, 0.25))
-        register_model(f"{family}-{depth}", cifar_resnet, f"damped scheme {settings or 'In-ResNet'}", "A",
+        register_model(f"{family}-{depth}", cifar_resnet, f"{description}, lambda_n ~ U{list(init)}", "A",
                        scheme="damped", scheme_args=dict(settings, lambda_init=init), **_cifar(depth))
 for depth in CIFAR_DEPTHS:
     for h in (0.1, 0.5):
