@@ -44,6 +44,9 @@ def main(argv=None) -> int:
     p.add_argument("--amp", action="store_true", help="bf16 autocast and channels_last (default on CUDA)")
     p.add_argument("--data", help="CIFAR-10 root for the GPU path (CUDA only)")
     p.add_argument("--skip", nargs="*", default=[], choices=["schemes", "scaling", "attacks", "data"])
+    p.add_argument("--compile", metavar="MODE", help="time the schemes' training step through torch.compile(mode=MODE) "
+                   "(explicit schemes only; IE-skip's double backward cannot be compiled)")
+    p.add_argument("--stem", help="report file name (default: <cpu|cuda>, quick-<...> with --quick)")
     a = p.parse_args(argv)
     device = torch.device(a.device)
     if device.type == "cpu":
@@ -54,10 +57,10 @@ def main(argv=None) -> int:
     md = [f"# Benchmarks on {results['environment']['device_name']}",
           f"torch {torch.__version__}, git {results['environment']['git']}, {results['environment']['date']}; "
           f"bf16 autocast + channels_last: {'on' if amp else 'off'}. Command: `python -m benchmarks --device "
-          f"{a.device}{' --quick' if a.quick else ''}`. Ratios are to the plain ResNet timed in the same run "
+          f"{a.device}{' --quick' if a.quick else ''}{' --compile ' + a.compile if a.compile else ''}`. Ratios are to the plain ResNet timed in the same run "
           "(interleaved, medians)."]
 
-    stem = ("quick-" if a.quick else "") + ("cuda" if device.type == "cuda" else "cpu")
+    stem = a.stem or ("quick-" if a.quick else "") + ("cuda" if device.type == "cuda" else "cpu")
 
     def section(key, fn):
         t = time.perf_counter()
@@ -66,8 +69,10 @@ def main(argv=None) -> int:
         write_report(a.out, stem, results, "\n\n".join(md))  # partial results survive a killed run
 
     if "schemes" not in a.skip:
+        schemes = bench_schemes.COMPILABLE if a.compile else bench_schemes.SCHEMES
         section("schemes", lambda: bench_schemes.scheme_costs(s["depths"], s["batch"], device, s["repeats"], amp, amp,
-                                                              s["cont_batch"]))
+                                                              s["cont_batch"], schemes, a.compile,
+                                                              continuous=not a.compile))
     if "scaling" not in a.skip:
         section("scaling", lambda: bench_schemes.scaling(batches=s["scal_batches"], batch=s["scal_batch"],
                                                          device=device, repeats=s["scal_repeats"], amp=amp,

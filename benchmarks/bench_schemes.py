@@ -30,6 +30,7 @@ SCHEMES = ("resnet", "in-resnet", "zerosnet-opt", "ie-resnet-1", "ie-resnet-1-no
 TARGETS = {"in-resnet": 1.05, "zerosnet-opt": 1.10, "ie-resnet-1": 2.5, "ie-resnet-1-nograph": 2.5}
 # label -> (preset family, overrides): IE-skip without gradients through the inner loop, as the reference code runs it
 VARIANTS = {"ie-resnet-1-nograph": ("ie-resnet-1", {"create_graph": False})}
+COMPILABLE = ("resnet", "in-resnet", "zerosnet-opt", "lm-resnet", "resnet-h0.1")  # no double backward
 CONTINUOUS = ("sonet-32", "soblock-32", "odenet-32")
 SCALING_SCHEMES = ("resnet", "in-resnet", "zerosnet-opt", "ie-resnet-1")
 
