@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import tempfile
 import time
@@ -152,9 +153,14 @@ def library_train(root: str, batch: int, epochs: int, mode: str = "natural", dev
     cfg.mode.kind = mode
     cfg.run.epochs, cfg.run.progress = epochs, False
     cfg.data.train_subset = cfg.data.test_subset = subset
+    mode_ctx = contextlib.nullcontext()
     if compile_mode:
-        cfg.run.compile, cfg.run.compile_mode = True, compile_mode
-    with tempfile.TemporaryDirectory() as tmp:
+        cfg.run.compile = True
+        if hasattr(cfg.run, "compile_mode"):
+            cfg.run.compile_mode = compile_mode
+        else:  # a library without the setting: hand the mode to its torch.compile call
+            mode_ctx = _compile_with_mode(compile_mode)
+    with tempfile.TemporaryDirectory() as tmp, mode_ctx:
         t = time.perf_counter()
         train(cfg, Path(tmp) / "run", device=device, log=lambda *_: None)
         total = time.perf_counter() - t
@@ -163,6 +169,17 @@ def library_train(root: str, batch: int, epochs: int, mode: str = "natural", dev
     return {"batch": batch, "mode": mode, "epochs": epochs, "compile_mode": compile_mode, "epoch_s": secs,
             "total_s": total, "images_per_s_best_epoch": rows[-1]["step"] / len(rows) * batch / min(secs),
             "test_acc": [r["test_acc"] for r in rows]}
+
+
+@contextlib.contextmanager
+def _compile_with_mode(mode: str):
+    """``torch.compile`` with ``mode`` filled in, while the block runs."""
+    original = torch.compile
+    torch.compile = functools.partial(original, mode=mode)
+    try:
+        yield
+    finally:
+        torch.compile = original
 
 
 def _guard(results: dict, key: str, fn, *args, **kwargs):
