@@ -30,6 +30,7 @@ solver tolerance), so direct backpropagation is the default.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass
 
 import torch
@@ -125,13 +126,17 @@ class ODEBlock(nn.Module):
         t = torch.tensor([0.0, s.t1], device=first.device, dtype=first.dtype)
         # Adaptive solvers would step past T and interpolate back; step_t makes them land on T.
         options = {"step_size": s.step_size} if s.solver in FIXED_GRID else {"step_t": t[1:]}
-        if s.adjoint:
-            out = torchdiffeq.odeint_adjoint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver,
-                                             options=options, adjoint_params=tuple(self.field.parameters()))
-        else:
-            out = torchdiffeq.odeint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver,
-                                     options=options)
+        with warnings.catch_warnings():  # fixed-grid solvers report steps through callback_step instead
+            warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
+            out = self._solve(torchdiffeq, state, t, options)
         return tuple(o[-1] for o in out) if isinstance(out, tuple) else out[-1]
+
+    def _solve(self, torchdiffeq, state, t, options):
+        s = self.settings
+        if s.adjoint:
+            return torchdiffeq.odeint_adjoint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver,
+                                              options=options, adjoint_params=tuple(self.field.parameters()))
+        return torchdiffeq.odeint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver, options=options)
 
     def last_solve(self) -> dict:
         """Function evaluations and accepted step end times of the last forward pass."""
