@@ -78,3 +78,21 @@ def test_stablenets_evaluate_end_to_end_on_a_real_checkpoint(tmp_path, capsys):
         for key, size in res["max_perturbation"].items():
             assert size <= float(key) + 1e-6
     assert "robustness-B.md" in capsys.readouterr().out
+
+
+def test_several_checkpoints_are_evaluated_as_one_ensemble(tmp_path):
+    import stablenets
+    from stablenets.cli import main
+    from stablenets.training.checkpoint import save_model
+
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = stablenets.create_model("resnet-8", in_channels=1, mean=(0.1307,), std=(0.3081,))
+        save_model(tmp_path / f"m{seed}" / "model.safetensors", model, {"dataset": "embedded-mnist"})
+    out = tmp_path / "ensemble"
+    rc = main(["evaluate", str(tmp_path / "m0"), str(tmp_path / "m1"), "--suite", "quick", "--n", "8",
+               "--device", "cpu", "--no-progress", "--out", str(out), "--set", "diagnostics.enabled=false"])
+    assert rc == 0
+    report = json.loads((out / "robustness-quick.json").read_text())
+    assert report["checkpoint"]["preset"] == "ensemble of resnet-8, resnet-8"
+    assert len(report["checkpoint"]["path"]) == 2

@@ -31,40 +31,35 @@ __all__ = ["Norm", "ThreatModel", "Loss", "attack_mode", "margin", "loss_fn", "i
            "project", "random_start", "per_sample_norm", "check_attack_inputs", "generator_for"]
 
 
-class Norm(str, Enum):
-    """The norm of the perturbation ball."""
-
-    LINF = "linf"
-    L2 = "l2"
+class _Choice(str, Enum):
+    """A string setting with a fixed set of values; ``parse`` accepts the member or its value."""
 
     @classmethod
-    def parse(cls, value: "Norm | str") -> "Norm":
-        if isinstance(value, Norm):
+    def parse(cls, value):
+        if isinstance(value, cls):
             return value
         key = str(value).lower().replace("∞", "inf")
         for member in cls:
             if member.value == key:
                 return member
-        raise ValueError(f"unknown norm {value!r}; valid: {[m.value for m in cls]}")
+        raise ValueError(f"unknown {cls.__name__.lower()} {value!r}; valid: {[m.value for m in cls]}")
+
+
+class Norm(_Choice):
+    """The norm of the perturbation ball."""
+
+    LINF = "linf"
+    L2 = "l2"
 
 
 ThreatModel = Norm
 
 
-class Loss(str, Enum):
+class Loss(_Choice):
     """The objective an attack maximises."""
 
     CE = "ce"
     MARGIN = "margin"
-
-    @classmethod
-    def parse(cls, value: "Loss | str") -> "Loss":
-        if isinstance(value, Loss):
-            return value
-        for member in cls:
-            if member.value == str(value).lower():
-                return member
-        raise ValueError(f"unknown loss {value!r}; valid: {[m.value for m in cls]}")
 
 
 @contextlib.contextmanager
