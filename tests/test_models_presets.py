@@ -71,3 +71,21 @@ def test_mean_std_must_match_channels():
 def test_presets_document_their_paper():
     for name in stablenets.list_models():
         assert get_preset(name).description
+
+
+def test_pairings_that_make_no_sense_are_refused_clearly():
+    with pytest.raises(ValueError, match="continuous ODE blocks and takes no discrete scheme"):
+        stablenets.create_model("sonet-32", scheme="damped")
+    with pytest.raises(ValueError, match="unknown scheme 'rk4'; valid schemes"):
+        stablenets.create_model("resnet-8", scheme="rk4")
+
+
+def test_every_scheme_pairs_with_every_discrete_backbone():
+    x_image = torch.rand(2, 3, 8, 8)
+    for backbone in ("resnet-8", "resnet-18-w16", "soblock-32"):
+        for scheme in stablenets.list_schemes():
+            model = stablenets.create_model(backbone, scheme=scheme)
+            assert model(x_image).shape == (2, 10)
+    for backbone, x in (("textresnet-9", torch.randint(0, 71, (2, 40))), ("mlp-moons", torch.randn(2, 2))):
+        for scheme in stablenets.list_schemes():
+            assert stablenets.create_model(backbone, scheme=scheme)(x).shape[0] == 2

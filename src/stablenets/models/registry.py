@@ -67,6 +67,11 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
     overrides = {k: v for k, v in overrides.items() if v is not None}
     args = dict(preset.args)
     builder_keys = _parameters(preset.builder)
+    if "scheme" in overrides and "scheme" not in builder_keys:
+        raise ValueError(f"model {preset.name!r} is built from continuous ODE blocks and takes no discrete scheme; "
+                         "pick a discrete backbone (e.g. resnet10, soblock-64) to pair it with a scheme")
+    if overrides.get("scheme", "euler") not in SCHEMES and not hasattr(overrides.get("scheme"), "make_step"):
+        raise ValueError(f"unknown scheme {overrides['scheme']!r}; valid schemes: {', '.join(sorted(SCHEMES))}")
     if "scheme" in overrides and overrides["scheme"] != args.get("scheme"):
         args["scheme_args"] = {}
     scheme_args = dict(args.get("scheme_args") or {})
