@@ -25,7 +25,7 @@ from benchmarks._common import environment, write_report
 
 SIZES = {  # per device kind: batch sizes and repetitions that fit the time budget
     "cpu": dict(batch=32, depths=(20, 56), repeats=5, cont_batch=8, scal_batch=16, scal_batches=(8, 16, 32, 64),
-                scal_repeats=3, attack_batch=32, attack_repeats=3, data_n=20000, data_batch=256),
+                scal_repeats=3, attack_batch=32, attack_repeats=5, data_n=20000, data_batch=256),
     "cuda": dict(batch=512, depths=(20, 56), repeats=20, cont_batch=128, scal_batch=256,
                  scal_batches=(64, 128, 256, 512, 1024), scal_repeats=10, attack_batch=1024, attack_repeats=5,
                  data_n=50000, data_batch=512),
