@@ -68,7 +68,8 @@ class _Bar:
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
-            self.bar = tqdm(total=total, desc="robustness", unit="task")
+            # disable=None: quiet when stderr is not a terminal (logs, CI, pipes)
+            self.bar = tqdm(total=total, desc="robustness", unit="task", disable=None)
 
     def step(self, name: str) -> None:
         if self.bar is not None:

@@ -29,8 +29,9 @@ _SMALL = {"wrn-34-10": "resnet-8", "ie-wrn-34-10": "ie-resnet-1-8", "resnext-29"
 
 def smoke_model(name: str) -> str:
     """The smallest preset of ``name``'s family."""
-    from stablenets.models import list_models
+    from stablenets.models import get_preset, list_models
 
+    get_preset(name)  # an unknown name is an error, not silently another family member
     if name in _SMALL:
         return _SMALL[name]
     known = set(list_models())
