@@ -56,10 +56,12 @@ class ImplicitStep(SchemeStep):
         self.iterations = iterations
         self.gamma = gamma
         self.create_graph = create_graph
+        self._norms: list[nn.Module] | None = None  # this step's block's BatchNorms, found once
 
-    @staticmethod
-    def batch_norms(block: ResidualBlock) -> list[nn.Module]:
-        return [m for m in block.branch.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    def batch_norms(self, block: ResidualBlock) -> list[nn.Module]:
+        if self._norms is None:
+            self._norms = [m for m in block.branch.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        return self._norms
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
         explicit = history[0] + block.branch(x)
