@@ -1,0 +1,140 @@
+"""Every setting's valid range, written once next to its definition, and checked before any work.
+
+A setting is a dataclass field made with :func:`setting`; its metadata holds the range and a
+one-line help text. :func:`validate` walks a dataclass (recursively) and raises one
+:class:`SettingError` naming the first bad setting by its dotted path, what it got and what it
+accepts. The command line turns a :class:`SettingError` into one line on stderr and exit status 2.
+
+    @dataclass
+    class PGDSettings:
+        eps: float = setting(8 / 255, "radius in pixel units", ge=0, le=1)
+        steps: int = setting(10, "iterations", ge=0, integer=True)
+
+    validate(PGDSettings(steps=-1), "attack.pgd")   # SettingError: attack.pgd.steps = -1: must be ≥ 0
+
+Plain values (outside a dataclass) are checked with :func:`check`, which takes the same
+keywords. Ranges: ``ge``/``gt``/``le``/``lt`` bounds, ``integer`` (an int, not a bool or a float),
+``finite`` (default on for numbers: NaN and ±inf are refused), ``choices`` (a value among these),
+``nonempty`` (a sequence or string with at least one element), ``each`` (a dict of these keywords
+applied to every element of a list or tuple).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["SettingError", "setting", "check", "validate", "describe", "range_text"]
+
+_RANGE_KEYS = ("ge", "gt", "le", "lt", "integer", "finite", "choices", "nonempty", "each", "optional")
+
+
+class SettingError(ValueError):
+    """A setting whose value cannot mean what the user wants; the message names the setting."""
+
+
+def setting(default: Any = dataclasses.MISSING, help: str = "", *, default_factory: Any = dataclasses.MISSING,
+            **range_: Any) -> Any:
+    """A dataclass field carrying its help text and valid range (see the module docstring)."""
+    unknown = set(range_) - set(_RANGE_KEYS)
+    if unknown:
+        raise TypeError(f"unknown range keyword(s) {sorted(unknown)}; valid: {list(_RANGE_KEYS)}")
+    metadata = {"help": help, "range": range_}
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def range_text(**range_: Any) -> str:
+    """The accepted values in words, as error messages and ``--help`` show them."""
+    parts = []
+    if range_.get("choices") is not None:
+        parts.append("one of " + ", ".join(repr(c) for c in range_["choices"]))
+    if range_.get("integer"):
+        parts.append("an integer")
+    for key, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
+        if range_.get(key) is not None:
+            parts.append(f"{symbol} {range_[key]:g}" if isinstance(range_[key], float) else f"{symbol} {range_[key]}")
+    if range_.get("nonempty"):
+        parts.append("not empty")
+    if range_.get("each"):
+        parts.append("each element " + range_text(**range_["each"]))
+    if range_.get("optional"):
+        parts.append("or None")
+    return ", ".join(parts) if parts else "any value"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check(name: str, value: Any, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
+          integer: bool = False, finite: bool = True, choices: Sequence | None = None,
+          nonempty: bool = False, each: dict | None = None, optional: bool = False) -> Any:
+    """Return ``value`` if it lies in the range, else raise one :class:`SettingError` naming ``name``."""
+    if value is None and optional:
+        return value
+    range_ = dict(ge=ge, gt=gt, le=le, lt=lt, integer=integer, choices=choices, nonempty=nonempty, each=each,
+                  optional=optional)
+
+    def fail(why: str) -> SettingError:
+        return SettingError(f"{name} = {value!r}: {why} (accepted: {range_text(**range_)})")
+
+    if choices is not None and value not in choices:
+        raise fail("not an accepted value")
+    if integer and not (isinstance(value, int) and not isinstance(value, bool)):
+        raise fail("must be an integer")
+    bounded = any(b is not None for b in (ge, gt, le, lt))
+    if bounded or integer:
+        if not _is_number(value):
+            raise fail("must be a number")
+    if _is_number(value) and finite and not math.isfinite(value):
+        raise fail("must be finite")
+    if ge is not None and not value >= ge:
+        raise fail(f"must be ≥ {ge}")
+    if gt is not None and not value > gt:
+        raise fail(f"must be > {gt}")
+    if le is not None and not value <= le:
+        raise fail(f"must be ≤ {le}")
+    if lt is not None and not value < lt:
+        raise fail(f"must be < {lt}")
+    if nonempty and (not isinstance(value, (str, Sequence)) or len(value) == 0):
+        raise fail("must not be empty")
+    if each is not None:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise fail("must be a list")
+        for i, element in enumerate(value):
+            check(f"{name}[{i}]", element, **each)
+    return value
+
+
+def validate(obj: Any, prefix: str = "") -> Any:
+    """Check every :func:`setting` field of a dataclass (and of nested dataclasses); return ``obj``."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        name = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            validate(value, name)
+            continue
+        range_ = f.metadata.get("range")
+        if range_ is not None:
+            check(name, value, **range_)
+    return obj
+
+
+def describe(cls: Any, prefix: str = "") -> list[tuple[str, Any, str, str]]:
+    """(dotted name, default, help, accepted values) for every setting of a dataclass type, for ``--help``."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        name = f"{prefix}.{f.name}" if prefix else f.name
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            default = f.default
+        if dataclasses.is_dataclass(default) and not isinstance(default, type):
+            rows.extend(describe(type(default), name))
+            continue
+        if "range" in f.metadata:
+            rows.append((name, default, f.metadata.get("help", ""), range_text(**f.metadata["range"])))
+    return rows
