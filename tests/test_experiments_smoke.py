@@ -1,11 +1,14 @@
-"""Every packaged experiment runs end to end at smoke scale (CI runs each one this way)."""
+"""Every former experiment name still trains through `stablenets train`, now from the papers' registry,
+end to end at smoke scale (CI runs each one this way)."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from stablenets.training import list_experiments, load_config, smoke, train
+from stablenets.models import list_models
+from stablenets.reproduce.registry import _aliases
+from stablenets.training import load_config, smoke, train
 from stablenets.training.scale import SMOKE_FALLBACK, smoke_model
 
 
@@ -15,11 +18,14 @@ def _no_data_root(monkeypatch):
     yield
 
 
-@pytest.mark.parametrize("name", list_experiments())
+@pytest.mark.parametrize("name", sorted(_aliases()))
 def test_experiment_runs_at_smoke_scale(name, tmp_path):
     cfg = load_config(name)
+    assert cfg.experiment == name and cfg.description.startswith(_aliases()[name].split("/")[0])
+    if cfg.model.name not in list_models():
+        pytest.skip(f"preset {cfg.model.name} not in the library yet (issue 'Models as published')")
     small = smoke(cfg)
-    assert small.mode.kind == cfg.mode.kind and small.eval.suite == cfg.eval.suite
+    assert small.mode.kind == cfg.mode.kind
     assert small.run.epochs == 1 and small.data.train_subset <= 16
     lines = []
     summary = train(small, tmp_path, device="cpu", fallback=SMOKE_FALLBACK, log=lines.append)
@@ -27,8 +33,6 @@ def test_experiment_runs_at_smoke_scale(name, tmp_path):
         assert any(line.startswith("[smoke]") and cfg.data.dataset in line for line in lines)  # says so
     rows = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(rows) == 1 and json.loads(rows[0])["step"] == 2
-    if cfg.eval.suite and summary["dataset"] != "moons":
-        assert (tmp_path / f"robustness-{cfg.eval.suite}.json").is_file()
 
 
 def test_smoke_models_are_the_small_members_of_each_family():

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 SUBCOMMAND_MODULES = ("stablenets.data.cli", "stablenets.training.cli", "stablenets.evaluation.cli",
-                      "stablenets.analysis.cli", "stablenets.demo")
+                      "stablenets.analysis.cli", "stablenets.demo", "stablenets.reproduce.cli")
 
 
 def _models(args) -> int:

@@ -19,7 +19,6 @@ import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -231,35 +230,31 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
     return cfg.validate()
 
 
-def _experiments_dir():
-    return resources.files("stablenets") / "experiments"
-
-
 def list_experiments() -> list[str]:
-    """Names of the packaged experiment files (without .toml)."""
-    return sorted(p.name[:-5] for p in _experiments_dir().iterdir() if p.name.endswith(".toml"))
+    """Experiment names: the former names, then every ENTRY/RUN of the papers' registry (reproduce/)."""
+    from stablenets.reproduce.registry import experiment_names
+
+    return experiment_names()
 
 
-def experiment_path(name_or_path: str | Path):
-    """A packaged experiment by name, or an existing TOML file path."""
+def experiment_path(name_or_path: str | Path) -> Path | None:
+    """An existing TOML file path, or None for a registry name (ENTRY/RUN or a former experiment name)."""
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
         if not path.is_file():
             raise FileNotFoundError(f"experiment file {path} not found")
         return path
-    candidate = _experiments_dir() / f"{name_or_path}.toml"
-    if not candidate.is_file():
-        import difflib
-
-        close = difflib.get_close_matches(str(name_or_path), list_experiments(), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown experiment {str(name_or_path)!r}.{hint} Known: {', '.join(list_experiments())}")
-    return candidate
+    return None
 
 
 def load_config(name_or_path: str | Path) -> TrainConfig:
-    """Read an experiment (packaged name or TOML path) into a validated :class:`TrainConfig`."""
+    """Read an experiment (ENTRY/RUN of the registry, a former name, or a TOML path) into a validated
+    :class:`TrainConfig`."""
     path = experiment_path(name_or_path)
+    if path is None:
+        from stablenets.reproduce.registry import experiment_config
+
+        return config_from_dict(experiment_config(str(name_or_path))).validate()
     with path.open("rb") as f:
         try:
             data = tomllib.load(f)

@@ -1,0 +1,176 @@
+"""The analysis part of an entry: numbers computed from a model's definition or a trained run.
+
+``model_metric(run, name)`` needs no training (a preset's characteristic roots, zero stability,
+parameter count); ``run_analysis(entry, kind, runs, ...)`` computes an entry's ``analysis`` on its
+trained runs (learned coefficients, loss landscapes, feature flow, weight dynamics, solver steps)
+or, for analysis-only entries, directly (the IVP of papers B and C). Each returns flat numbers by
+run label, which the report aggregates like any other metric, plus the data to draw.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["model_metric", "run_analysis", "ANALYSES", "build_model_for"]
+
+ANALYSES = ("roots", "params", "ivp", "coefficients", "landscape", "flow", "dynamics", "solver_steps",
+            "noisy_inputs")
+
+
+@functools.lru_cache(maxsize=256)
+def _built(name: str, overrides_json: str, dataset: str):
+    import json
+
+    from stablenets.data import dataset_info
+    from stablenets.models import create_model
+
+    info = dataset_info(dataset)
+    kwargs = {}
+    if info.kind == "image":
+        kwargs = dict(in_channels=info.in_channels, image_size=info.image_size, mean=info.mean, std=info.std)
+    kwargs.update(json.loads(overrides_json))
+    return create_model(name, info.num_classes, **kwargs)
+
+
+def build_model_for(config: dict):
+    """The untrained model of a run's config (cached; for definitions, not for training)."""
+    import json
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-zero-stable coefficients warn: the entries mean them
+        return _built(config["model"]["name"], json.dumps(config["model"].get("overrides", {}), sort_keys=True),
+                      config.get("data", {}).get("dataset", "cifar10"))
+
+
+def _roots(config: dict) -> dict:
+    from stablenets.analysis.stability import model_roots, root_report
+
+    model = build_model_for(config)
+    try:
+        reports = model_roots(model)
+    except ValueError:  # a plain ResNet: α = (1,)
+        reports = [root_report((1.0,), 1.0, "resnet")]
+    report = reports[-1]  # blocks share one set of coefficients in these entries; the last is a regular block
+    moduli = sorted((float(m) for m in report["moduli"]), reverse=True)
+    out = {"zero_stable": 1.0 if report["zero_stable"] else 0.0, "consistent": report["consistent"]}
+    for i, m in enumerate(moduli, 1):
+        out[f"modulus_{i}"] = m
+    return out
+
+
+def model_metric(config: dict, name: str) -> float | None:
+    """``model:<name>`` of a run: zero_stable, modulus_<i>, params_millions."""
+    if name == "params_millions":
+        return sum(p.numel() for p in build_model_for(config).parameters()) / 1e6
+    value = _roots(config).get(name)
+    return None if value is None else float(value)
+
+
+def _ivp(spec: dict) -> tuple[dict, dict]:
+    from stablenets.stability import ivp_example
+
+    data = ivp_example(hs=tuple(spec.get("hs", (0.1, 0.5, 1.0))), t_end=float(spec.get("t_end", 5.0)),
+                       rate=float(spec.get("lam", -2.3)))
+    numbers = {}
+    for run in data["runs"]:
+        numbers[f"h={run['h']:g}"] = {"explicit_error": float(run["explicit_error"]),
+                                      "implicit_error": float(run["implicit_error"]),
+                                      "explicit_final": float(abs(run["explicit"][-1])),
+                                      "implicit_final": float(abs(run["implicit"][-1])),
+                                      "h": float(run["h"])}
+    return numbers, data
+
+
+def _load(run_dir: Path):
+    import torch
+
+    from stablenets.training import load_model
+
+    return load_model(Path(run_dir) / "model.safetensors", torch.device("cpu"))
+
+
+def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=None) -> tuple[dict, dict]:
+    """({label: {metric: value or [values over seeds]}}, data to draw) for ``entry.analysis``.
+
+    ``trained`` maps a run label to its finished run directories (one per seed).
+    """
+    spec = dict(entry.analysis)
+    if scale in ("small", "smoke"):
+        spec.update(entry.small.get("analysis") or {})
+    kind = spec.get("kind")
+    if kind is None or kind in ("roots", "params"):
+        return {}, {}
+    if kind == "ivp":
+        return _ivp(spec)
+    numbers: dict = {}
+    draw: dict = {}
+    if kind == "coefficients":
+        from stablenets.analysis.coefficients import coefficient_summary
+
+        for label, dirs in trained.items():
+            per_seed = []
+            for d in dirs:
+                model, _ = _load(d)
+                summary = coefficient_summary(model, threshold=float(spec.get("threshold", 0.01)))
+                lam = summary.get("lambda") or next(iter(summary.values()))
+                values = np.maximum(lam["values"], 0.0)
+                per_seed.append({"fraction_above": float(np.mean(lam["values"] > lam["threshold"])),
+                                 "fraction_in_0_1": float(np.mean(values <= 1.0)),
+                                 "fraction_above_2": float(np.mean(values > 2.0))})
+                draw.setdefault(label, summary)
+            numbers[label] = {k: [s[k] for s in per_seed] for k in per_seed[0]} if per_seed else {}
+    elif kind == "flow":
+        from stablenets.analysis.flow import feature_flow
+        from stablenets.data import load
+
+        x, y = load("moons", split="test", n=int(spec.get("test_points", 300)))
+        for label, dirs in trained.items():
+            steps = []
+            for d in dirs:
+                model, _ = _load(d)
+                flow = feature_flow(model, x, y)
+                steps.append(float(np.mean(flow["step_lengths"])))
+                draw.setdefault(label, flow)
+            numbers[label] = {"mean_step_length": steps}
+    elif kind == "dynamics":
+        from stablenets.analysis.dynamics import training_dynamics
+
+        layer = spec.get("layer")
+        for label, dirs in trained.items():
+            weights, everything = [], []
+            for d in dirs:
+                dyn = training_dynamics(d, max_layers=1000)
+                w = dyn["weight_norms"]
+                if layer is not None:
+                    weights.append(float(np.mean(w[:, min(int(layer) - 1, w.shape[1] - 1)])))
+                everything.append(float(np.mean(w)))
+                draw.setdefault(label, training_dynamics(d))
+            numbers[label] = {"mean_weight_norm": weights, "mean_weight_norm_all": everything}
+    elif kind == "landscape":
+        from stablenets.analysis.landscape import compare_landscapes
+        from stablenets.reproduce.jobs import load_test_set
+
+        models, dataset = {}, None
+        for label, dirs in trained.items():
+            if dirs:
+                models[label], meta = _load(dirs[0])
+                dataset = meta.get("dataset") or dataset
+        if models:
+            x, y = load_test_set(dataset, data_root, 0)
+            images = spec.get("images") or [{"corruption": "gaussian_noise", "index": 0}]
+            amplitudes: dict = {label: [] for label in models}
+            for image in images:
+                i = int(image.get("index", 0))
+                land = compare_landscapes(models, x[i:i + 1], y[i:i + 1], image.get("corruption"),
+                                          int(image.get("severity", 5)), radius=float(spec.get("radius", 8.0)),
+                                          n=int(spec.get("points", 21)))
+                draw[f"{image.get('corruption')} #{i}"] = land
+                for label, m in land["models"].items():
+                    amplitudes[label].append(float(np.max(m["loss"]) - np.min(m["loss"])))
+            numbers = {label: {"amplitude": float(np.mean(v))} for label, v in amplitudes.items()}
+    else:
+        numbers = {"_": {"not_implemented": f"analysis {kind!r} is not run by reproduce yet"}}
+    return numbers, {"kind": kind, "data": draw}

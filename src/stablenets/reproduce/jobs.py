@@ -1,0 +1,223 @@
+"""One task of a reproduction: train a run (or resume it), then evaluate it with the entry's protocol.
+
+A task is plain JSON (``Task.to_dict``) so that a launcher can ship it to another process or a
+SLURM node. Its run directory is named by the hash of the resolved training settings, so two
+entries that train the same model the same way (C-table3 and C-table4, E-table3 and E-table6)
+share one run, and a finished run is never trained twice:
+
+    <out>/runs/<model>-<hash>-s<seed>/   config.json, metrics.jsonl, model.safetensors, train_state.pt,
+                                         summary.json (training done), diverged.json (loss became
+                                         non-finite: recorded, the sweep goes on), eval-<hash>.json
+
+``run_task`` is idempotent: a trained run is not retrained, an evaluated protocol is not
+re-evaluated, an interrupted run resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from stablenets.atomic import write_text_atomic
+
+__all__ = ["Task", "run_task", "task_state", "digest", "resolved_config", "evaluation_suite", "load_test_set",
+           "EVAL_PREFIX", "DIVERGED", "SUMMARY"]
+
+EVAL_PREFIX = "eval-"
+DIVERGED = "diverged.json"
+SUMMARY = "summary.json"
+
+
+def digest(obj) -> str:
+    """A short stable hash of a JSON-able object."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@dataclass
+class Task:
+    """A run to train and the protocol to evaluate it with; ``run_dir`` follows from the config."""
+
+    entry: str
+    label: str
+    seed: int
+    config: dict                 # TrainConfig-compatible dict, scale already applied
+    protocol: dict = field(default_factory=dict)
+    scale: str = "paper"
+    out: str = "runs/reproduce"
+    data_root: str | None = None
+    verify: bool = True
+
+    @property
+    def run_dir(self) -> Path:
+        key = {k: v for k, v in self.config.items() if k not in ("experiment", "description")}
+        model = self.config["model"]["name"]
+        return Path(self.out) / "runs" / f"{model}-{digest(key)}-s{self.seed}"
+
+    @property
+    def eval_path(self) -> Path | None:
+        if not _evaluates(self.protocol):
+            return None
+        return self.run_dir / f"{EVAL_PREFIX}{digest(_eval_key(self.protocol))}.json"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Task":
+        return cls(**data)
+
+
+def _eval_key(protocol: dict) -> dict:
+    return {k: protocol.get(k) for k in ("suite", "attacks", "noise", "overrides", "n")}
+
+
+def _evaluates(protocol: dict) -> bool:
+    return bool(protocol.get("suite")) and bool(protocol.get("attacks") or protocol.get("noise")) \
+        and int(protocol.get("n", 0) or 0) != 0
+
+
+def resolved_config(task: Task):
+    """The task's TrainConfig (data root and verification applied)."""
+    from stablenets.training.config import config_from_dict
+
+    data = copy.deepcopy(task.config)
+    data.setdefault("data", {})
+    if task.data_root is not None:
+        data["data"]["root"] = str(task.data_root)
+    if not task.verify:
+        data["data"]["verify"] = False
+    data.setdefault("run", {})["progress"] = False
+    return config_from_dict(data).validate()
+
+
+def task_state(task: Task) -> str:
+    """"done", "diverged", "trained" (evaluation missing), "partial" (a checkpoint to resume) or "new"."""
+    run = task.run_dir
+    if (run / DIVERGED).is_file():
+        return "diverged"
+    if (run / SUMMARY).is_file():
+        path = task.eval_path
+        return "done" if path is None or path.is_file() else "trained"
+    from stablenets.training.checkpoint import STATE_FILE
+
+    return "partial" if (run / STATE_FILE).is_file() else "new"
+
+
+def evaluation_suite(protocol: dict) -> dict:
+    """The named suite with the protocol's overrides, keeping only its listed attacks and noise families."""
+    from stablenets.evaluation import get_suite
+
+    suite = get_suite(protocol["suite"], protocol.get("overrides") or {})
+    keep_attacks = protocol.get("attacks")
+    if keep_attacks is not None:
+        missing = [a for a in keep_attacks if a not in suite["attacks"]]
+        if missing:
+            raise ValueError(f"suite {protocol['suite']!r} has no attack(s) {missing}; it has {sorted(suite['attacks'])}")
+        suite["attacks"] = {k: v for k, v in suite["attacks"].items() if k in keep_attacks}
+    keep_noise = protocol.get("noise")
+    if keep_noise is not None:
+        suite["noise"] = {k: v for k, v in suite["noise"].items() if k in keep_noise}
+    suite["transfer"] = None
+    suite["diagnostics"] = dict(suite.get("diagnostics") or {}, enabled=bool(protocol.get("diagnostics", False)))
+    if protocol.get("smoke"):  # seconds, not a measurement: every attack at most 2 iterations, 8 samples
+        for entry in suite["attacks"].values():
+            for key, cap in (("steps", 2), ("restarts", 1), ("samples", 8), ("binary_search_steps", 1)):
+                if isinstance(entry.get(key), int):
+                    entry[key] = min(entry[key], cap)
+        c10 = suite["noise"].get("cifar10c")
+        if c10:
+            c10["severities"] = c10["severities"][-1:]
+    return suite
+
+
+def load_test_set(dataset: str, root, n: int, verify: bool = True):
+    """The first ``n`` test points of ``dataset`` as float images in [0, 1] (or codes / points)."""
+    from stablenets.data import load
+
+    local = dataset in ("moons", "embedded-mnist")
+    x, y = load(dataset, None if local else root, split="test", **({} if local else {"verify": verify}))
+    if n and n > 0:
+        x, y = x[:n], y[:n]
+    if x.dtype.is_floating_point is False and x.dim() == 4:
+        x = x.float() / 255
+    return x, y
+
+
+def _train(task: Task, log) -> dict | None:
+    from stablenets.training.scale import SMOKE_FALLBACK
+    from stablenets.training.trainer import NonFiniteLossError, train
+
+    cfg = resolved_config(task)
+    run = task.run_dir
+    state = task_state(task)
+    if state == "new" and run.is_dir():  # killed before its first checkpoint: our own leftovers, start clean
+        import shutil
+
+        shutil.rmtree(run)
+    fallback = SMOKE_FALLBACK if task.scale == "smoke" else ""
+    try:
+        return train(cfg, run, device="auto", resume=state == "partial", fallback=fallback, log=log)
+    except NonFiniteLossError as err:
+        write_text_atomic(run / DIVERGED, json.dumps({"epoch": err.epoch, "step": err.step,
+                                                      "checkpoint": err.checkpoint, "message": str(err)}) + "\n")
+        log(f"{task.entry} {task.label} seed {task.seed}: diverged ({err}); recorded, the sweep goes on")
+        return None
+
+
+def evaluate_run(task: Task, log=print) -> dict:
+    """Evaluate the trained run of ``task`` with its protocol; writes and returns eval-<hash>.json."""
+    import torch
+
+    from stablenets.evaluation import evaluate_robustness
+    from stablenets.training import load_model
+
+    summary = json.loads((task.run_dir / SUMMARY).read_text())
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model, _ = load_model(task.run_dir / "model.safetensors", device)
+    dataset = summary.get("dataset") or task.config["data"]["dataset"]
+    x, y = load_test_set(dataset, task.data_root, int(task.protocol.get("n", 0)), task.verify)
+    if not (x.is_floating_point() and x.dim() == 4):
+        result = {"skipped": f"the {task.protocol['suite']} protocol attacks images; {dataset} is not images"}
+    else:
+        suite = evaluation_suite(task.protocol)
+        t0 = time.perf_counter()
+        result = evaluate_robustness(model.eval(), x, y, suite, batch_size=int(task.config["data"].get(
+            "eval_batch_size", 500)), progress=False)
+        result["seconds"] = time.perf_counter() - t0
+    result["dataset"] = dataset
+    write_text_atomic(task.eval_path, json.dumps(result, indent=1, default=float) + "\n")
+    log(f"{task.entry} {task.label} seed {task.seed}: evaluated -> {task.eval_path}")
+    return result
+
+
+def _device_name() -> str:
+    import platform
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def run_task(task: Task, log=print) -> str:
+    """Bring ``task`` to "done" (or "diverged"); returns the state it ends in."""
+    state = task_state(task)
+    if state in ("done", "diverged"):
+        return state
+    t0 = time.perf_counter()
+    if state in ("new", "partial"):
+        log(f"{task.entry} {task.label} seed {task.seed}: {'resuming' if state == 'partial' else 'training'} "
+            f"in {task.run_dir}")
+        if _train(task, log) is None:
+            return "diverged"
+        timing_path = task.run_dir / "timing.json"
+        before = json.loads(timing_path.read_text()).get("train_seconds", 0.0) if timing_path.is_file() else 0.0
+        timing = {"train_seconds": before + time.perf_counter() - t0, "device": _device_name()}
+        write_text_atomic(timing_path, json.dumps(timing) + "\n")
+    if task.eval_path is not None and not task.eval_path.is_file():
+        evaluate_run(task, log)
+    return task_state(task)

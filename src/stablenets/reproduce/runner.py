@@ -1,0 +1,400 @@
+"""``reproduce(entry)``: plan the runs, train what is missing, evaluate, aggregate, report.
+
+    from stablenets.reproduce.runner import reproduce
+    result = reproduce("C-table1", scale="small", data_root="../shared/data")
+    result["paths"]["table.md"]
+
+Everything a run needs is checked before any work: the scale, the presets (a preset that issue
+"models as published" has not added yet is named), every run's training settings and the
+evaluation protocol. Output layout (``out`` defaults to ``runs/reproduce/<scale>``)::
+
+    <out>/runs/<model>-<hash>-s<seed>/       one training run (shared between entries)
+    <out>/<entry>/plan.json                  the tasks, for the workers
+    <out>/<entry>/{table.md, table.json, figure.png, report.html}
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+from stablenets.atomic import write_text_atomic
+from stablenets.reproduce import analyses, report as rep
+from stablenets.reproduce.jobs import DIVERGED, SUMMARY, Task, digest, evaluation_suite, load_test_set, task_state
+from stablenets.reproduce.launch import launch
+from stablenets.reproduce.registry import Entry, Run, expand_runs, get_entry, protocol_of
+
+__all__ = ["reproduce", "plan_tasks", "missing_presets", "entry_status", "default_out"]
+
+
+def default_out(scale: str) -> Path:
+    return Path("runs") / "reproduce" / scale
+
+
+def missing_presets(entry: Entry, scale: str = "paper") -> list[str]:
+    """Model presets an entry's runs name that the library does not have (yet)."""
+    from stablenets.models import list_models
+
+    known = set(list_models())
+    return sorted({r.model for r in expand_runs(entry, scale)} - known)
+
+
+def _smoke_config(config: dict) -> dict:
+    from stablenets.training.config import config_from_dict, config_to_dict
+    from stablenets.training.scale import smoke
+
+    from stablenets.models import get_preset
+    from stablenets.models.registry import resolve_arguments
+
+    cfg = smoke(config_from_dict(config).validate())
+    preset = get_preset(cfg.model.name)
+    kept = {}
+    ordered = sorted(cfg.model.overrides.items(), key=lambda kv: kv[0] != "scheme")  # the scheme first
+    for key, value in ordered:  # the smallest family member may lack a setting (a width): drop just that
+        try:
+            resolve_arguments(preset, 10, {**kept, key: value})
+            kept[key] = value
+        except ValueError:
+            continue
+    cfg.model.overrides = kept
+    return config_to_dict(cfg)
+
+
+def _trains(entry: Entry) -> bool:
+    return entry.kind != "paper-only" and entry.analysis.get("train", True) is not False and entry.trains
+
+
+def plan_tasks(entry: Entry, scale: str, seeds=None, out: Path | None = None, data_root=None,
+               verify: bool = True) -> tuple[list[Run], list[Task]]:
+    """The entry's runs and their tasks, every setting checked (one ValueError naming the first problem)."""
+    from stablenets.training.config import config_from_dict
+
+    runs = expand_runs(entry, scale, seeds)
+    if not _trains(entry):
+        return runs, []
+    missing = missing_presets(entry, scale)
+    if missing:
+        raise ValueError(f"{entry.id} needs model preset(s) the library does not have yet: {', '.join(missing)} "
+                         f"(issue 'Models as published' adds them); `stablenets reproduce list` marks such entries")
+    protocol = protocol_of(entry, scale)
+    if scale == "smoke":
+        protocol = dict(protocol, smoke=True, n=min(int(protocol.get("n", 0) or 0), 16))
+    if protocol.get("suite") and (protocol.get("attacks") or protocol.get("noise")):
+        evaluation_suite(protocol)  # unknown attacks / settings fail here, before any training
+    out = Path(out or default_out(scale))
+    tasks = []
+    for run in runs:
+        config = copy.deepcopy(run.config)
+        try:
+            config_from_dict(config).validate()
+        except ValueError as err:
+            raise ValueError(f"{entry.id} run {run.label!r}: {err}") from None
+        if scale == "smoke":
+            config = _smoke_config(config)
+        tasks.append(Task(entry=entry.id, label=run.label, seed=run.seed, config=config, protocol=protocol,
+                          scale=scale, out=str(out), data_root=None if data_root is None else str(data_root),
+                          verify=verify))
+    return runs, tasks
+
+
+def entry_status(entry: Entry, scale: str, out: Path | None = None) -> str:
+    """"-" (nothing), "k/n runs" or "report" for ``stablenets reproduce list``."""
+    out = Path(out or default_out(scale))
+    if (out / entry.id / "table.json").is_file():
+        return "report"
+    try:
+        _, tasks = plan_tasks(entry, scale, out=out)
+    except ValueError:
+        return "-"
+    if not tasks:
+        return "-"
+    done = sum(task_state(t) in ("done", "diverged") for t in tasks)
+    return f"{done}/{len(tasks)} runs" if done else "-"
+
+
+def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, analysis: dict,
+                      seed_index: int) -> dict:
+    """{metric key: value in the paper's units} for one run (one seed)."""
+    out: dict = {}
+    flat = None
+    summary = None
+    if task is not None and (task.run_dir / SUMMARY).is_file():
+        summary = json.loads((task.run_dir / SUMMARY).read_text())
+    for metric in entry.metrics:
+        source, _, key = metric["from"].partition(":")
+        scale_by = rep.metric_scale(metric)
+        value = None
+        if source == "final" and summary and summary.get("final"):
+            final = summary["final"]
+            value = (final.get("train_acc", 0) - final.get("test_acc", 0)) if key == "gap" else final.get(key)
+        elif source == "curve" and task is not None and (task.run_dir / "metrics.jsonl").is_file():
+            name, _, epoch = key.partition("@")
+            rows = [json.loads(l) for l in (task.run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
+            at = int(entry.small.get("metrics_at", epoch)) if scale in ("small", "smoke") else int(epoch)
+            chosen = [r for r in rows if r.get("epoch") == at] or rows[-1:]
+            value = chosen[0].get(name) if chosen else None
+        elif source == "eval" and task is not None:
+            if flat is None:
+                flat = {}
+                if task.eval_path is not None and task.eval_path.is_file():
+                    flat.update(rep.flatten_eval(json.loads(task.eval_path.read_text())))
+                transfer = task.run_dir / f"transfer-{digest(task.protocol.get('transfer'))}.json"
+                if transfer.is_file():
+                    flat.update(rep.flatten_eval({"transfer": json.loads(transfer.read_text())}))
+            value = rep.lookup(flat, key)
+        elif source == "model":
+            value = analyses.model_metric(run.config, key)
+        elif source == "analysis":
+            got = (analysis.get(run.label) or {}).get(key)
+            value = got[seed_index] if isinstance(got, list) and seed_index < len(got) else got
+        elif source == "ensemble":
+            continue  # filled in after the ensembles are evaluated
+        if isinstance(value, list):
+            value = value[0] if value else None
+        out[metric["key"]] = None if value is None else float(value) * scale_by
+    return out
+
+
+def _failed(task: Task | None, exclude_chance: bool = False) -> bool:
+    """A run left out of the mean: diverged, or (``exclude_chance``, paper A Table 5) ended at chance."""
+    if task is None:
+        return False
+    if (task.run_dir / DIVERGED).is_file():
+        return True
+    if exclude_chance and (task.run_dir / SUMMARY).is_file():
+        final = (json.loads((task.run_dir / SUMMARY).read_text()).get("final") or {})
+        from stablenets.data import dataset_info
+
+        try:
+            classes = dataset_info(task.config["data"]["dataset"]).num_classes
+        except ValueError:
+            classes = 10
+        return final.get("test_acc", 1.0) <= 1.0 / classes + 0.01  # paper A: "failed ... final accuracy of 10%"
+    return False
+
+
+def _transfer(entry: Entry, tasks: list[Task], log) -> None:
+    """Transfer attacks: each target run attacked with examples crafted on its source run (same seed)."""
+    import torch
+
+    from stablenets.attacks import get_attack, transfer
+    from stablenets.training import load_model
+
+    spec = (tasks[0].protocol if tasks else {}).get("transfer")
+    if not spec:
+        return
+    by_key = {(t.label, t.seed): t for t in tasks}
+    runs = {r["label"]: r.get("source_run") for r in entry.runs}
+    for t in tasks:
+        source_label = runs.get(t.label)
+        src = by_key.get((source_label, t.seed))
+        path = t.run_dir / f"transfer-{digest(spec)}.json"
+        if src is None or path.is_file() or task_state(t) != "done" or task_state(src) != "done":
+            continue
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        target, _ = load_model(t.run_dir / "model.safetensors", device)
+        source, _ = load_model(src.run_dir / "model.safetensors", device)
+        dataset = json.loads((t.run_dir / SUMMARY).read_text()).get("dataset")
+        x, y = load_test_set(dataset, t.data_root, int(t.protocol.get("n", 0)), t.verify)
+        x, y = x.to(device), y.to(device)
+        attack = get_attack(spec.get("attack", "fgsm"))
+        kwargs = {k: v for k, v in spec.items() if k not in ("attack", "eps")}
+        result = {"attack": spec.get("attack", "fgsm"), "source": src.label, "accuracy": {}}
+        target.eval(), source.eval()
+        for eps in spec["eps"]:
+            correct = 0
+            for i in range(0, x.shape[0], 250):
+                xa = transfer(source, target, x[i:i + 250], y[i:i + 250], attack, eps=float(eps), **kwargs)
+                with torch.no_grad():
+                    correct += int((target(xa).argmax(1) == y[i:i + 250]).sum())
+            result["accuracy"][f"{float(eps):.6g}"] = correct / max(x.shape[0], 1)
+        write_text_atomic(path, json.dumps(result) + "\n")
+        log(f"{entry.id} {t.label} seed {t.seed}: transfer from {src.label} -> {path}")
+
+
+def _ensembles(entry: Entry, tasks: list[Task], out: Path, log) -> dict:
+    """{label, ens: per-seed-like metric dict} for entries whose protocol asks for ensembles."""
+    import torch
+
+    from stablenets.evaluation import evaluate_robustness
+    from stablenets.training import load_model
+    from stablenets.training.ensemble import Ensemble
+
+    protocol = tasks[0].protocol if tasks else {}
+    if not protocol.get("ensemble"):
+        return {}
+    results: dict = {}
+    labels = list(dict.fromkeys(t.label for t in tasks))
+    for label in labels:
+        members = [t for t in tasks if t.label == label and task_state(t) == "done" and not _failed(t)]
+        if len(members) < 2:
+            continue
+        path = out / f"ensemble-{digest([str(t.run_dir) for t in members] + [protocol])}.json"
+        if not path.is_file():
+            device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+            models = [load_model(t.run_dir / "model.safetensors", device)[0] for t in members]
+            model = Ensemble(models).eval()
+            dataset = json.loads((members[0].run_dir / SUMMARY).read_text()).get("dataset")
+            x, y = load_test_set(dataset, members[0].data_root, int(protocol.get("n", 0)), members[0].verify)
+            suite = evaluation_suite(protocol) if (protocol.get("attacks") or protocol.get("noise")) else None
+            if suite is None:
+                with torch.no_grad():
+                    result = {"clean": float((model(x.to(device)).argmax(1).cpu() == y).float().mean())}
+            else:
+                result = evaluate_robustness(model, x, y, suite, progress=False)
+            write_text_atomic(path, json.dumps(result, default=float) + "\n")
+            log(f"{entry.id} {label}: ensemble of {len(members)} runs evaluated -> {path}")
+        results[label] = rep.flatten_eval(json.loads(path.read_text()))
+    return results
+
+
+def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str = "local", gpus: int = 0,
+              pack: int = 1, workers: int | None = None, out: str | Path | None = None, data_root=None,
+              verify: bool = True, slurm: dict | None = None, log=print) -> dict:
+    """Train what is missing, evaluate, aggregate and write the entry's report; returns {"report", "paths"}."""
+    started = time.perf_counter()
+    entry = get_entry(entry_id)
+    out = Path(out or default_out(scale))
+    runs, tasks = plan_tasks(entry, scale, seeds, out, data_root, verify)
+    entry_dir = out / entry.id
+    if tasks:
+        launch(tasks, entry_dir / "plan.json", launcher=launcher, gpus=gpus, pack=pack, workers=workers,
+               slurm=slurm, log=log)
+        _transfer(entry, tasks, log)
+    task_of = {(t.label, t.seed): t for t in tasks}
+    exclude = bool(entry.protocol.get("exclude_failed", False))
+    labels_trained: dict[str, list[Path]] = {}
+    for t in tasks:
+        if task_state(t) == "done" and not _failed(t, exclude):
+            labels_trained.setdefault(t.label, []).append(t.run_dir)
+    analysis, drawn = analyses.run_analysis(entry, scale, labels_trained, data_root)
+    ensembles = _ensembles(entry, tasks, entry_dir, log)
+    # Rows in registry order; per row, one metric dict per seed.
+    rows: dict[str, dict] = {}
+    for run in runs:
+        row = rows.setdefault(run.label, {"label": run.label, "series": run.series, "x": run.x, "seeds": [],
+                                          "failed": 0, "runs": 0})
+        task = task_of.get((run.label, run.seed))
+        row["runs"] += 1
+        if _failed(task, exclude):
+            row["failed"] += 1
+            continue
+        seed_index = len(row["seeds"])
+        metrics = _per_seed_metrics(entry, scale, task, run, analysis, seed_index)
+        if task is not None and task_state(task) != "done":
+            metrics = {k: None for k in metrics}
+        row["seeds"].append(metrics)
+    if not runs and analysis:  # analysis-only entries (an IVP): rows are the analysis' own
+        for label, numbers in analysis.items():
+            row = {"label": label, "series": entry.analysis.get("series", "explicit Euler"),
+                   "x": numbers.get("h"), "seeds": [], "failed": 0, "runs": 1}
+            row["seeds"].append({m["key"]: (None if numbers.get(m["from"].partition(":")[2]) is None else
+                                            float(numbers[m["from"].partition(":")[2]]) * rep.metric_scale(m))
+                                 for m in entry.metrics})
+            rows[label] = row
+    for label, flat in ensembles.items():
+        ens = {"label": f"{label}, ens", "series": "ensemble", "x": None, "failed": 0, "runs": 1, "seeds": [{}]}
+        for metric in entry.metrics:
+            source, _, key = metric["from"].partition(":")
+            if source == "eval":
+                got = rep.lookup(flat, key)
+                ens["seeds"][0][metric["key"]] = None if got is None else got * rep.metric_scale(metric)
+        rows[ens["label"]] = ens
+    gains = {}
+    for label in ensembles:
+        single = rows[label]["seeds"]
+        for metric in entry.metrics:
+            if metric["from"].startswith("ensemble:"):
+                base = metric["from"].partition(":")[2]
+                ens_v = rows[f"{label}, ens"]["seeds"][0].get(base)
+                singles = [s.get(base) for s in single if s.get(base) is not None]
+                if ens_v is not None and singles:
+                    gains[label] = ens_v - sum(singles) / len(singles)
+                    for s in single:
+                        s[metric["key"]] = gains[label]
+    paper = rep.paper_rows(entry, runs)
+    for label in paper:  # rows the paper reports that we do not run (literature rows, ensembles not built)
+        if label not in rows:
+            rows[label] = {"label": label, "series": None, "x": None, "seeds": [], "failed": 0, "runs": 0}
+    stat = entry.draw.get("stat", "mean")
+    table_rows, ours_values, paper_values, series = [], {}, {}, {}
+    for label, row in rows.items():
+        stats = rep.row_stats(row["seeds"], entry.metrics)
+        p = paper.get(label, {})
+        delta = {}
+        for m in entry.metrics:
+            o = stats.get(m["key"]) or {}
+            if "mean" in o and m["key"] in p:
+                delta[m["key"]] = o.get(stat, o["mean"]) - p[m["key"]]["mean"]
+        table_rows.append({"label": label, "series": row["series"], "x": row["x"], "ours": stats, "paper": p,
+                           "delta": delta, "failed": row["failed"], "runs": row["runs"]})
+        ours_values[label] = {k: (s.get(stat, s.get("mean")) if s.get("n") else None) for k, s in stats.items()}
+        paper_values[label] = {k: c["mean"] for k, c in p.items()}
+        if row["series"] is not None:
+            series.setdefault(row["series"], []).append((row["x"], label))
+    claims = []
+    for claim, ours_c, paper_c in zip(entry.claims, *(_claims_on(entry, vals, series, table_rows, which)
+                                                       for vals, which in ((ours_values, "ours"),
+                                                                           (paper_values, "paper")))):
+        claims.append({**ours_c, "paper_holds": paper_c["holds"]})
+    hardware, train_seconds = set(), 0.0
+    for t in tasks:
+        timing = t.run_dir / "timing.json"
+        if timing.is_file():
+            data = json.loads(timing.read_text())
+            hardware.add(data.get("device", "?"))
+            train_seconds += float(data.get("train_seconds", 0.0))
+    datasets = sorted({json.loads((t.run_dir / SUMMARY).read_text()).get("dataset", "?") for t in tasks
+                       if (t.run_dir / SUMMARY).is_file()})
+    note = entry.small.get("note", "") if scale == "small" else (
+        "smoke: 2 steps of 8 samples per run, the smallest member of each model family; checks the pipeline, "
+        "not the claim" if scale == "smoke" else "")
+    if not tasks and scale != "paper":
+        note = "no training: the analysis is the same at every scale"
+    if datasets and scale != "paper":
+        note = (note + f" Data used: {', '.join(datasets)}.").strip()
+    report = {"entry": entry.id, "title": entry.title, "source": entry.source, "claim": entry.claim,
+              "kind": entry.kind, "scale": scale, "scale_note": note, "stat": stat,
+              "seeds": sorted({t.seed for t in tasks}) or sorted({r.seed for r in runs}),
+              "metrics": entry.metrics, "rows": table_rows, "claims": claims, "decisions": entry.decisions,
+              "needs": entry.needs, "hardware": sorted(hardware), "train_seconds": train_seconds,
+              "trained_runs": len(tasks), "wall_seconds": time.perf_counter() - started,
+              "paper_failed": entry.paper_values.get("failed", {})}
+    curves = _curves(entry, tasks) if entry.draw.get("kind") == "curves" else {}
+    paths = rep.write_report(report, entry_dir, entry.draw, drawn, curves)
+    log(f"{entry.id} ({scale}): " + "; ".join(
+        f"{'holds' if c['holds'] else 'does not hold' if c['holds'] is False else 'not checked'}: {c['text']}"
+        for c in claims) + f" -> {paths['table.md']}")
+    return {"report": report, "paths": paths}
+
+
+def _claims_on(entry: Entry, values: dict, series: dict, rows: list, which: str) -> list[dict]:
+    claims = copy.deepcopy(entry.claims)
+    for claim in claims:
+        if claim["kind"] == "close" and claim.get("paper"):
+            gaps = []
+            for row in rows:
+                if claim.get("runs") and row["label"] not in claim["runs"]:
+                    continue
+                d = row["delta"].get(claim["metric"])
+                if d is not None:
+                    gaps.append((row["label"], d if which == "ours" else 0.0))
+            claim["_gaps"] = gaps
+    shadow = copy.copy(entry)
+    shadow.claims = claims
+    return rep.check_claims(shadow, values, series)
+
+
+def _curves(entry: Entry, tasks: list[Task]) -> dict:
+    metric = entry.draw.get("metric", "test_acc")
+    curves: dict = {}
+    for t in tasks:
+        path = t.run_dir / "metrics.jsonl"
+        if not path.is_file():
+            continue
+        rows = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+        c = curves.setdefault(t.label, {"epoch": [r["epoch"] for r in rows], "value": [r.get(metric) for r in rows]})
+        if len(c["epoch"]) != len(rows):
+            continue
+    return curves

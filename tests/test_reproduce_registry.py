@@ -1,0 +1,206 @@
+"""The registry of papers A–E: complete, well-formed, buildable, and true to the papers' own numbers."""
+from __future__ import annotations
+
+import math
+import re
+import warnings
+
+import pytest
+import torch
+
+from stablenets.reproduce import expand_runs, get_entry, list_entries, protocol_of
+from stablenets.reproduce.jobs import evaluation_suite
+from stablenets.reproduce.registry import _check_entry, numbers
+from stablenets.reproduce.report import canonical_key, check_claims, paper_rows
+from stablenets.reproduce.runner import missing_presets
+from stablenets.training.config import config_from_dict
+
+# Every table and figure of the five papers (../shared/papers/README.md lists them).
+PAPERS = {"A": (6, 3), "B": (0, 17), "C": (6, 6), "D": (4, 2), "E": (10, 4)}
+EXPECTED = {f"{p}-table{i}" for p, (t, _) in PAPERS.items() for i in range(1, t + 1)} | \
+           {f"{p}-fig{i}" for p, (_, f) in PAPERS.items() for i in range(1, f + 1)}
+ENTRIES = list_entries()
+
+
+def test_every_table_and_figure_of_the_five_papers_has_one_entry():
+    assert set(ENTRIES) == EXPECTED
+    assert len(ENTRIES) == len(EXPECTED) == 58
+
+
+@pytest.mark.parametrize("entry_id", ENTRIES)
+def test_entry_is_well_formed_at_every_scale(entry_id):
+    entry = get_entry(entry_id)
+    assert entry.title and entry.source and entry.claim, "every entry says where it is and what it shows"
+    if entry.kind == "paper-only":
+        assert not entry.trains and entry.decisions, "a paper-only entry says why nothing is run"
+        return
+    keys = {m["key"] for m in entry.metrics}
+    assert keys, "every runnable entry names its columns"
+    for scale in ("paper", "small", "smoke"):
+        for run in expand_runs(entry, scale):
+            config_from_dict(run.config).validate()  # the run's training settings are valid TrainConfig
+    if entry.trains and entry.analysis.get("train") is not False:
+        assert entry.small.get("note"), "the small scale documents its CPU budget"
+    for claim in entry.claims:
+        assert claim.get("metric") in keys, f"claim {claim.get('text')!r} checks a column the entry has"
+
+
+@pytest.mark.parametrize("entry_id", [e for e in ENTRIES if get_entry(e).protocol.get("suite")])
+def test_protocol_names_a_suite_and_parses(entry_id):
+    entry = get_entry(entry_id)
+    for scale in ("paper", "small"):
+        protocol = protocol_of(entry, scale)
+        if not (protocol.get("attacks") or protocol.get("noise")):
+            continue
+        suite = evaluation_suite(protocol)
+        assert set(suite["attacks"]) == set(protocol.get("attacks") or [])
+        for metric in entry.metrics:  # every eval column names an attack or noise family of the protocol
+            source, _, key = metric["from"].partition(":")
+            if source == "eval" and scale == "paper" and not key.startswith(("clean", "transfer", "worst")):
+                head = key.split("@")[0].split("/")[0]
+                assert head in suite["attacks"] or head in suite["noise"], (scale, metric)
+
+
+def test_paper_numbers_are_present_for_every_table():
+    for entry_id in ENTRIES:
+        entry = get_entry(entry_id)
+        if entry.kind != "table":
+            continue
+        keys = {m["key"] for m in entry.metrics}
+        labels = [r.label for r in expand_runs(entry, "paper")]
+        rows = paper_rows(entry, expand_runs(entry, "paper"))
+        with_numbers = {label: row for label, row in rows.items() if row}
+        assert with_numbers, f"{entry_id}: the paper's cells are in the registry"
+        for label, row in with_numbers.items():
+            assert set(row) <= keys, f"{entry_id} {label}: paper numbers for unknown columns {set(row) - keys}"
+        assert set(with_numbers) - set(labels) <= set(entry.paper_values), entry_id
+
+
+# Spot checks of cells against the paper text (table, row, column, value).
+CELLS = [("C-table1", "IE-ResNet-3-18", "fgsm", 92.27), ("C-table5", "IE-WideResNet-1-34", "cw", 66.25),
+         ("A-table3", "In-ResNet-110 (CIFAR-10)", "pgd2", 31.74), ("A-table1", "ResNeXt (CIFAR-100)", "avg", 24.47),
+         ("D-table2", "SOBlock Dopri5 (tol=0.1)", "pgd20", 71.20), ("D-table4", "SONet 64", "cw", 11.20),
+         ("E-table1", "α=2.0", "acc", 79.13), ("E-table3", "56 layers, roots 0.33, 0.33, 1.00", "acc", 94.04),
+         ("E-table6", "roots 0.94, 0.33, 0.33", "g04", 76.74), ("E-table7", "ZeroSNet326 roots 1.00, 0.33, 0.33",
+                                                             "gap", 20.69), ("E-table8", "LMResNet-110", "params", 1.14)]
+
+
+@pytest.mark.parametrize("entry_id, label, key, value", CELLS)
+def test_paper_cells_read_as_the_paper_prints_them(entry_id, label, key, value):
+    entry = get_entry(entry_id)
+    rows = paper_rows(entry, expand_runs(entry, "paper"))
+    assert rows[label][key]["mean"] == pytest.approx(value)
+
+
+def test_claims_hold_on_the_papers_own_numbers():
+    """Each claim, evaluated on the paper's cells, says what the paper says (a check of the registry)."""
+    checked = 0
+    for entry_id in ENTRIES:
+        entry = get_entry(entry_id)
+        rows = paper_rows(entry, expand_runs(entry, "paper"))
+        values = {label: {k: c["mean"] for k, c in row.items()} for label, row in rows.items()}
+        series: dict = {}
+        for run in expand_runs(entry, "paper"):
+            if run.series is not None and (run.x, run.label) not in series.setdefault(run.series, []):
+                series[run.series].append((run.x, run.label))
+        for claim, result in zip(entry.claims, check_claims(entry, values, series)):
+            if claim["kind"] == "close" and claim.get("paper"):
+                continue  # compares ours with the paper: nothing to say about the paper alone
+            if result["holds"] is not None:
+                checked += 1
+                assert result["holds"], f"{entry_id}: {result['text']}: {result['detail']}"
+    assert checked >= 40
+
+
+def test_every_run_builds_or_its_missing_preset_is_named():
+    """The models of every entry build (on the meta device: no memory), or are listed as pending."""
+    from stablenets.models import list_models
+    from stablenets.reproduce.analyses import build_model_for
+
+    known = set(list_models())
+    seen = set()
+    pending = {}
+    for entry_id in ENTRIES:
+        entry = get_entry(entry_id)
+        runs = expand_runs(entry, "paper")
+        missing = set(missing_presets(entry))
+        assert missing == {r.model for r in runs} - known
+        if missing:
+            pending[entry_id] = missing
+        for run in runs:
+            key = (run.model, repr(sorted(run.config["model"]["overrides"].items())), run.config["data"]["dataset"])
+            if run.model in missing or key in seen:
+                continue
+            seen.add(key)
+            with torch.device("meta"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = build_model_for(run.config)
+            assert sum(p.numel() for p in model.parameters()) > 0
+    assert len(seen) > 100
+
+
+def test_e_table10_coefficients_are_the_papers_and_consistent_where_the_paper_says():
+    """Table 10's rows are eq-2 coefficient sets; the optimal one is Theorem 3's (1/3, 5/9, 1/9, 16/9)."""
+    entry = get_entry("E-table10")
+    runs = expand_runs(entry, "paper")
+    assert len(runs) == 10 and all(r.seed == 0 for r in runs)
+    optimal = runs[-1].config["model"]["overrides"]
+    assert optimal["alphas"] == pytest.approx([1 / 3, 5 / 9, 1 / 9]) and optimal["beta"] == pytest.approx(16 / 9)
+
+
+def test_fractions_and_keys_are_read_as_numbers():
+    assert numbers({"eps": ["1/255", "16/9", "x/2"]}) == {"eps": [1 / 255, 16 / 9, "x/2"]}
+    assert canonical_key("fgsm@1/255") == canonical_key("fgsm@0.00392157") == "fgsm@0.00392157"
+    assert canonical_key("zerosnet/uniform@[-0.08, 0.0]") == "zerosnet/uniform@-0.08,0"
+
+
+def test_a_malformed_entry_is_one_error_naming_the_key():
+    with pytest.raises(ValueError, match="unknown key"):
+        _check_entry({"id": "C-table1", "kind": "table", "title": "t", "source": "s", "colums": []}, "C", "x")
+    with pytest.raises(ValueError, match="kind"):
+        _check_entry({"id": "C-table1", "kind": "tabel", "title": "t", "source": "s"}, "C", "x")
+    with pytest.raises(ValueError, match="C-table<N>"):
+        _check_entry({"id": "C-tab1", "kind": "table", "title": "t", "source": "s"}, "C", "x")
+
+
+def test_seeds_follow_the_papers():
+    assert get_entry("A-table1").seeds == [0, 1, 2, 3, 4]      # A §4.1: 5 runs
+    assert get_entry("E-table1").seeds == [0, 1, 2]            # E §5.6: three runs
+    assert len(expand_runs(get_entry("E-table1"), "paper")) == 15
+    assert len(expand_runs(get_entry("E-table1"), "paper", seeds=[7])) == 5
+
+
+def test_schedules_follow_the_papers():
+    a = expand_runs(get_entry("A-table2"), "paper")
+    c100 = next(r for r in a if r.label == "ResNet-110 (CIFAR-100)").config
+    assert (c100["run"]["epochs"], c100["schedule"]["milestones"]) == (300, [150, 225])      # A §4.1
+    d = expand_runs(get_entry("D-table1"), "paper")[0].config
+    assert (d["run"]["epochs"], d["data"]["batch_size"], d["optim"]["lr"], d["optim"]["weight_decay"]) == \
+        (350, 100, 0.01, 0.0)                                                                   # D §5.1
+    c = expand_runs(get_entry("C-table1"), "paper")[0].config
+    assert c["run"]["epochs"] == 35 and c["data"]["dataset"] == "mnist"                       # C §5.2
+    b = expand_runs(get_entry("B-fig3"), "paper")[0].config
+    assert (b["run"]["epochs"], b["schedule"]["milestones"]) == (80, [40, 60])                # B §4
+    e = expand_runs(get_entry("E-table7"), "paper")[0].config
+    assert e["run"]["epochs"] == 500 and e["data"]["dataset"] == "cifar100"                   # E §5.4
+    pgd = expand_runs(get_entry("C-table3"), "paper")[0].config["mode"]
+    assert pgd["steps"] == 10 and pgd["eps"] == pytest.approx(8 / 255) and pgd["alpha"] == pytest.approx(2 / 255)
+
+
+def test_gpu_hour_rule_starts_from_the_measured_reference():
+    """The reference model at the reference batch costs exactly its measured throughput; PGD-k is k + 1 times."""
+    from stablenets.reproduce.costs import cost_facts, run_gpu_hours
+
+    ref = cost_facts()["reference"]
+    cfg = {"model": {"name": ref["model"], "overrides": {}}, "data": {"dataset": "cifar10", "batch_size": ref["batch"]},
+           "run": {"epochs": 1}}
+    steps = math.ceil(50000 / ref["batch"])
+    assert run_gpu_hours(cfg) * 3600 == pytest.approx(steps * ref["batch"] / ref["images_per_s"])
+    pgd = {**cfg, "mode": {"kind": "pgd", "steps": 10}}
+    assert run_gpu_hours(pgd) == pytest.approx(11 * run_gpu_hours(cfg))
+    deeper = {**cfg, "model": {"name": "resnet-110", "overrides": {}}}
+    assert run_gpu_hours(deeper) > 4 * run_gpu_hours(cfg)
+
+
+def test_entry_ids_read_letter_kind_number():
+    assert all(re.fullmatch(r"[A-E]-(table|fig)\d+", e) for e in ENTRIES)
