@@ -14,7 +14,7 @@ from __future__ import annotations
 from torch import nn
 
 from stablenets.models.backbones import imagenet_resnet
-from stablenets.models.layers import Normalize, default_normalization
+from stablenets.models.layers import Normalize, checked_normalization
 from stablenets.models.network import SchemeNet
 from stablenets.schemes.continuous import (ChannelLift, ODESettings, PlainODEBlock, SkewLinearODEClassifier,
                                            SkewODEBlock, group_norm)
@@ -29,7 +29,7 @@ def sonet(width: int = 32, gamma: float = 0.0, solver: str = "dopri5", rtol: flo
           t1: float = 1.0, step_size: float = 0.25, adjoint: bool = False, record_steps: bool = False, *,
           num_classes=10, in_channels=3, mean=None, std=None, image_size=32):
     s = _settings(solver, rtol, atol, t1, step_size, adjoint, record_steps)
-    mean, std = default_normalization(in_channels, mean, std)
+    mean, std = checked_normalization(in_channels, mean, std)
     body = nn.Sequential(
         ChannelLift(width),
         SkewODEBlock(width, width, 1, gamma, settings=s),
@@ -54,7 +54,7 @@ def odenet(width: int = 64, solver: str = "dopri5", rtol: float = 1e-3, atol: fl
            step_size: float = 0.25, adjoint: bool = False, record_steps: bool = False, *, num_classes=10,
            in_channels=3, mean=None, std=None, image_size=32):
     s = _settings(solver, rtol, atol, t1, step_size, adjoint, record_steps)
-    mean, std = default_normalization(in_channels, mean, std)
+    mean, std = checked_normalization(in_channels, mean, std)
     body = nn.Sequential(
         ChannelLift(width), PlainODEBlock(width, s),
         nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), PlainODEBlock(2 * width, s),

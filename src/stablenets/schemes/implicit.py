@@ -29,12 +29,14 @@ the statistics.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep
+from stablenets.settings import setting
 
 
 @contextmanager
@@ -85,6 +87,7 @@ class ImplicitStep(SchemeStep):
         return explicit + (state - explicit.detach())
 
 
+@dataclass(repr=False)
 class ImplicitEuler(Scheme):
     """IE-skip: K gradient steps of size γ on ‖x − x_n − f_n(x)‖² after the explicit start."""
 
@@ -93,17 +96,9 @@ class ImplicitEuler(Scheme):
     explicit = False
     n_history = 1
 
-    def __init__(self, iterations: int = 1, gamma: float = 0.1, create_graph: bool = True):
-        if iterations < 0:
-            raise ValueError(f"iterations K must be ≥ 0, got {iterations}")
-        if gamma < 0:
-            raise ValueError(f"step size gamma must be ≥ 0, got {gamma}")
-        self.iterations = int(iterations)
-        self.gamma = float(gamma)
-        self.create_graph = bool(create_graph)
+    iterations: int = setting(1, "inner gradient steps K (0 = the ResNet)", ge=0, integer=True)
+    gamma: float = setting(0.1, "inner step size gamma", ge=0)
+    create_graph: bool = setting(True, "differentiate through the inner loop", choices=(False, True))
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ImplicitStep(self.iterations, self.gamma, self.create_graph)
-
-    def settings(self) -> dict:
-        return {"iterations": self.iterations, "gamma": self.gamma, "create_graph": self.create_graph}

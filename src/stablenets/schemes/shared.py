@@ -9,11 +9,13 @@ change shape are applied once. r = 1 is the ResNet.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from torch import Tensor
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep
+from stablenets.settings import setting
 
 
 class RepeatStep(SchemeStep):
@@ -29,6 +31,7 @@ class RepeatStep(SchemeStep):
         return state
 
 
+@dataclass(repr=False)
 class SharedWeights(Scheme):
     """Apply each same-shape residual block ``repeats`` times with shared weights."""
 
@@ -37,13 +40,7 @@ class SharedWeights(Scheme):
     explicit = True
     n_history = 1
 
-    def __init__(self, repeats: int = 2):
-        if repeats < 1:
-            raise ValueError(f"repeats must be ≥ 1, got {repeats}")
-        self.repeats = int(repeats)
+    repeats: int = setting(2, "applications of each same-shape block (1 = the ResNet)", ge=1, integer=True)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return RepeatStep(self.repeats)
-
-    def settings(self) -> dict:
-        return {"repeats": self.repeats}

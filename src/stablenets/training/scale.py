@@ -4,8 +4,8 @@ Smoke scale keeps the experiment's objective, optimiser, schedule kind and evalu
 suite, and shrinks everything with a size: 1 epoch of 2 steps of 8 samples, 16 test
 points, PGD/TRADES inner steps ≤ 2, the suite's attacks ≤ 2 steps with one restart, no
 masking diagnostics and no AutoAttack, and the model to the smallest preset of its family
-(the depth in the name replaced by 8, e.g. in-resnet-110 → in-resnet-8; other families by
-the table below; ODE blocks integrate with one Euler step). When the data set is not on
+(the preset of the same family with the fewest layers, read from the presets' facts, e.g.
+in-resnet-110 → in-resnet-8; other families by the table below; ODE blocks integrate with one Euler step). When the data set is not on
 disk the run falls back to the embedded MNIST (images), generated moons (points) or
 synthetic character codes (text), and the log says so.
 It checks that the experiment runs end to end, not what it measures.
@@ -13,7 +13,6 @@ It checks that the experiment runs end to end, not what it measures.
 from __future__ import annotations
 
 import copy
-import re
 
 from stablenets.training.config import TrainConfig
 
@@ -29,17 +28,12 @@ _SMALL = {"wrn-34-10": "resnet-8", "ie-wrn-34-10": "ie-resnet-1-8", "resnext-29"
 
 def smoke_model(name: str) -> str:
     """The smallest preset of ``name``'s family."""
-    from stablenets.models import get_preset, list_models
+    from stablenets.models.registry import get_preset, smallest_of_family
 
     get_preset(name)  # an unknown name is an error, not silently another family member
     if name in _SMALL:
         return _SMALL[name]
-    known = set(list_models())
-    for small in ("8", "9", "18-w16"):
-        candidate = re.sub(r"-\d+(-w16)?$", f"-{small}", name)
-        if candidate != name and candidate in known:
-            return candidate
-    return name
+    return smallest_of_family(name)
 
 
 def _shrink_suite(cfg: TrainConfig) -> dict:
