@@ -25,8 +25,8 @@ Papers: A = Yang et al. ICML 2020 (In-ResNet); B = Zhang et al. IJCAI 2019
 """
 from __future__ import annotations
 
-from stablenets.models.backbones import cifar_resnet, imagenet_resnet, resnext, wide_resnet
-from stablenets.models.continuous import odenet, soblock, sonet
+from stablenets.models.backbones import cifar_resnet, imagenet_resnet, resnet10, resnext, wide_resnet
+from stablenets.models.continuous import odenet, soblock, soblock_wrn, sonet
 from stablenets.models.mlp import residual_mlp
 from stablenets.models.registry import register_model
 from stablenets.models.text import text_resnet
@@ -79,9 +79,9 @@ def _cifar_facts(family: str, depth: int, paper_table: str = "", twin: str | Non
 
 
 def register_cifar(family: str, depth: int, description: str, paper: str, scheme: str = "euler",
-                   scheme_args: dict | None = None, table: str = "", nobn: bool = False):
+                   scheme_args: dict | None = None, table: str = "", nobn: bool = False, **builder_args):
     name = f"{family}-{depth}"
-    args = dict(_cifar(depth), **({"norm": False} if nobn else {}), **(HE if depth != 8 else {}))
+    args = dict(_cifar(depth), **({"norm": False} if nobn else {}), **(HE if depth != 8 else {}), **builder_args)
     if scheme != "euler" or scheme_args:
         args.update(scheme=scheme, scheme_args=dict(scheme_args or {}))
     register_model(name, cifar_resnet, description, paper, facts=_cifar_facts(family, depth, table, nobn=nobn), **args)
@@ -139,9 +139,9 @@ for depth in CIFAR_DEPTHS:
     for lam in (-1.5, 2.0, 4.0):
         register_cifar(f"zerosnet-lam{lam:g}", depth, f"ZeroSNet with fixed lambda = {lam:g} (E eq 10)", "E",
                        "multistep", _zerosnet(lam))
-    for k in (1, 3):
-        register_cifar(f"ie-resnet-{k}", depth, f"IE-skip, K = {k}, gamma = 0.1", "C", "implicit",
-                       dict(iterations=k, gamma=0.1))
+    for k in (1, 3):  # 3×3 dimension-changing shortcuts, as paper C's IE-ResNets (C Fig. 2)
+        register_cifar(f"ie-resnet-{k}", depth, f"IE-skip, K = {k}, gamma = 0.1, 3x3 shortcuts", "C", "implicit",
+                       dict(iterations=k, gamma=0.1), shortcut_kernel=3)
 for depth in BOTTLENECK_DEPTHS:
     register_cifar("zerosnet-opt", depth, MULTISTEP["zerosnet-opt"][1] + ", bottleneck", "E", "multistep",
                    ZEROSNET_OPT)
@@ -181,32 +181,70 @@ for lam in (0.5, 10.0):
         register_cifar(f"zerosnet-lam{lam:g}", depth, f"ZeroSNet(lambda = {lam:g}) (E eq 10)", "E", "multistep",
                        _zerosnet(lam), table="E-table7")
 
-# ImageNet-style layouts: base width 64, and paper C's 16 ("4 times smaller", CIFAR) and 8 (MNIST, C-table1).
-C_WIDTHS = {64: ("", "cifar10", 0.1, "C-fig6"), 16: ("-w16", "cifar10", 0.05, "C-table2 C-table3"),
-            8: ("-w8", "mnist", 0.05, "C-table1")}
-for depth in (18, 34, 50):
-    for width, (suffix, dataset, gamma, table) in C_WIDTHS.items():
-        twin = f"resnet-{depth}{suffix}"
-        facts = dict(backbone="imagenet-layout", depth=depth, width=width, dataset=dataset, twin=twin)
-        register_model(twin, imagenet_resnet, f"ImageNet-layout pre-activation ResNet, base width {width}", "C",
-                       facts=dict(facts, family=f"resnet{suffix}", table=table if depth == 18 else ""),
+# Paper C: ImageNet-layout pre-activation ResNets with a base width: 64 (the standard ResNet-18, C-fig6), 16 (the
+# "4 times smaller" CIFAR-10/100 ResNets of C-table2/3/6) and 8 (MNIST ResNet-18, C-table1), each with its plain
+# twin of the same width. IE-ResNets use 3×3 convolutions for the dimension-changing shortcuts (C Fig. 2), their
+# plain twins the usual 1×1. gamma: 0.05 for natural training (C §5.2: C-table1, C-table2), 0.1 for IE-WRN
+# (C §5.4, C-table5); the PGD-trained tables (C-table3/4/6, C-fig4/5/6) do not state it: 0.1, the other setting.
+IE_NATURAL_GAMMA, IE_ROBUST_GAMMA = 0.05, 0.1
+
+
+def _ie(k: int, gamma: float) -> dict:
+    return dict(scheme="implicit", scheme_args=dict(iterations=k, gamma=gamma), shortcut_kernel=3, **HE)
+
+
+def _imagenet_facts(family: str, depth: int, width: int, suffix: str, dataset: str, table: str) -> dict:
+    return dict(family=family, backbone="imagenet-layout", depth=depth, width=width, dataset=dataset,
+                twin=f"resnet-{depth}{suffix}", table=table)
+
+
+C_LAYOUTS = {  # width: (name suffix, data set, depths, plain-twin tables)
+    64: ("", "cifar10", (18, 34, 50), {18: "C-fig6"}),
+    16: ("-w16", "cifar10", (18, 34, 50), {18: "C-table2 C-table3", 34: "C-table6"}),
+    8: ("-w8", "mnist", (18,), {18: "C-table1"}),
+}
+for width, (suffix, dataset, depths, tables) in C_LAYOUTS.items():
+    for depth in depths:
+        register_model(f"resnet-{depth}{suffix}", imagenet_resnet,
+                       f"ImageNet-layout pre-activation ResNet-{depth}, base width {width}", "C",
+                       facts=_imagenet_facts(f"resnet{suffix}", depth, width, suffix, dataset, tables.get(depth, "")),
                        depth=depth, width=width, **HE)
-        for k in (1, 3):
-            register_model(f"ie-resnet-{k}-{depth}{suffix}", imagenet_resnet,
-                           f"IE-skip, K = {k}, gamma = {gamma}, base width {width}", "C",
-                           facts=dict(facts, family=f"ie-resnet-{k}{suffix}", table=table if depth == 18 else ""),
-                           depth=depth, width=width, scheme="implicit", scheme_args=dict(iterations=k, gamma=gamma),
-                           **HE)
-            register_model(f"swresnet-{k}-{depth}{suffix}", imagenet_resnet,
-                           f"weight sharing: same-shape blocks applied {k + 1} times, base width {width}", "C",
-                           facts=dict(facts, family=f"swresnet-{k}{suffix}", table="C-table6" if depth == 34 else ""),
-                           depth=depth, width=width, scheme="shared", scheme_args=dict(repeats=k + 1), **HE)
+for depth in (18, 34, 50):
+    for k in (1, 3):
+        register_model(f"ie-resnet-{k}-{depth}-w16", imagenet_resnet,
+                       f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, base width 16", "C",
+                       facts=_imagenet_facts(f"ie-resnet-{k}-w16", depth, 16, "-w16", "cifar10",
+                                             "C-table3" if depth == 18 else ""),
+                       depth=depth, width=16, **_ie(k, IE_ROBUST_GAMMA))
+        register_model(f"ie-resnet-{k}-{depth}-w16-g0.05", imagenet_resnet,
+                       f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, base width 16 (natural training)", "C",
+                       facts=_imagenet_facts(f"ie-resnet-{k}-w16-g0.05", depth, 16, "-w16", "cifar10",
+                                             "C-table2" if depth == 18 else ""),
+                       depth=depth, width=16, **_ie(k, IE_NATURAL_GAMMA))
+        register_model(f"swresnet-{k}-{depth}-w16", imagenet_resnet,
+                       f"weight sharing: same-shape blocks applied {k + 1} times, base width 16", "C",
+                       facts=_imagenet_facts(f"swresnet-{k}-w16", depth, 16, "-w16", "cifar10", ""),
+                       depth=depth, width=16, scheme="shared", scheme_args=dict(repeats=k + 1), **HE)
+for k in (1, 3):
+    register_model(f"ie-resnet-{k}-18-w8", imagenet_resnet,
+                   f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, base width 8 (MNIST)", "C",
+                   facts=_imagenet_facts(f"ie-resnet-{k}-w8", 18, 8, "-w8", "mnist", "C-table1"),
+                   depth=18, width=8, **_ie(k, IE_NATURAL_GAMMA))
+for k in (1, 2, 3):
+    register_model(f"ie-resnet-{k}-18", imagenet_resnet,
+                   f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, PreAct ResNet-18 of base width 64", "C",
+                   facts=_imagenet_facts(f"ie-resnet-{k}", 18, 64, "", "cifar10", "C-fig6"),
+                   depth=18, width=64, **_ie(k, IE_ROBUST_GAMMA))
+register_model("swresnet-58", imagenet_resnet,
+               "SwResNet-58: ResNet-34 (width 16) with each non-first block of a stage applied twice", "C",
+               facts=_imagenet_facts("swresnet-58", 34, 16, "-w16", "cifar10", "C-table6"),
+               depth=34, width=16, scheme="shared", scheme_args=dict(repeats=2, repeat_first=False), **HE)
 WRN = dict(backbone="wrn", depth=34, width=160, twin="wrn-34-10")
-register_model("wrn-34-10", wide_resnet, "WideResNet-34-10", "C", facts=dict(WRN, family="wrn", table="C-table4"),
+register_model("wrn-34-10", wide_resnet, "WideResNet-34-10", "C", facts=dict(WRN, family="wrn", table="C-table5"),
                depth=34, widen=10, **HE)
-register_model("ie-wrn-34-10", wide_resnet, "WideResNet-34-10 with IE-skip, K = 1, gamma = 0.1 (C section 5.3)", "C",
-               facts=dict(WRN, family="ie-wrn", table="C-table4"), depth=34, widen=10, scheme="implicit",
-               scheme_args=dict(iterations=1, gamma=0.1), **HE)
+register_model("ie-wrn-34-10", wide_resnet, f"WideResNet-34-10 with IE-skip, K = 1, gamma = {IE_ROBUST_GAMMA}, "
+               "3x3 shortcuts", "C", facts=dict(WRN, family="ie-wrn", table="C-table5"), depth=34, widen=10,
+               **_ie(1, IE_ROBUST_GAMMA))
 RESNEXT = dict(backbone="resnext", depth=29, width=64, twin="resnext-29", table="A-table1 A-table2 A-table3")
 register_model("resnext-29", resnext, "ResNeXt-29 (8x64d), Xie et al. 2017", "A", facts=dict(RESNEXT, family="resnext"),
                depth=29, cardinality=8, base_width=64, **HE)
@@ -217,21 +255,25 @@ register_model("lambda-in-resnext-29", resnext, "lambda-In-ResNeXt-29 (8x64d): A
                facts=dict(RESNEXT, family="lambda-in-resnext"), depth=29, cardinality=8, base_width=64,
                scheme="damped", scheme_args=dict(lambda_init=(0.2, 0.25), rho_from_lambda=True), **HE)
 
-# Continuous family (paper D).
-RESNET10 = dict(backbone="imagenet-layout", depth=10)
-register_model("resnet10", imagenet_resnet, "ResNet10, one basic block per stage, width 64", "D",
-               facts=dict(RESNET10, family="resnet10", width=64, table="D-table1 D-table2"), depth=10, **HE)
-for width in (32, 64):
-    register_model(f"sonet-{width}", sonet, f"SONet, skew ODE blocks throughout, width {width}", "D",
-                   facts=dict(family="sonet", backbone="sonet", width=width, table="D-table1 D-table2",
-                              twin="resnet10"), width=width)
-    register_model(f"soblock-{width}", soblock, f"ResNet10 whose first layer is a skew ODE block, width {width}",
-                   "D", facts=dict(family="soblock", backbone="soblock", depth=10, width=width,
-                                   table="D-table1 D-table2", twin="resnet10"), width=width)
-register_model("odenet", odenet, "plain neural-ODE network, width 64", "D",
-               facts=dict(family="odenet", backbone="odenet", width=64, table="D-table1", twin="resnet10"), width=64)
-register_model("odenet-32", odenet, "plain neural-ODE network, width 32", "D",
-               facts=dict(family="odenet", backbone="odenet", width=32, table="D-table1", twin="resnet10"), width=32)
+# Continuous family (paper D): dopri5, rtol = atol = 0.1, gamma = 0 (D §5.1).
+for width, suffix in ((64, ""), (32, "-w32")):
+    twin = f"resnet10{suffix}"
+    register_model(twin, resnet10, f"ResNet10 of D §5.1, one basic block per stage, width {width}", "D",
+                   facts=dict(family=twin, backbone="resnet10", depth=10, width=width, table="D-table1", twin=twin),
+                   width=width)
+    register_model(f"sonet-{width}", sonet, f"SONet: five skew ODE feature blocks and an ODE classifier, width {width}",
+                   "D", facts=dict(family="sonet", backbone="sonet", width=width, table="D-table1", twin=twin),
+                   width=width)
+    register_model(f"soblock-{width}", soblock, f"ResNet10 whose first layer is a skew ODE block, width {width}", "D",
+                   facts=dict(family="soblock", backbone="resnet10", depth=10, width=width, table="D-table1",
+                              twin=twin), width=width)
+register_model("soblock-wrn-34-10", soblock_wrn, "WRN-34-10 whose first layer is a skew ODE block", "D",
+               facts=dict(family="soblock-wrn", backbone="wrn", depth=34, width=160, table="D-table2",
+                          twin="wrn-34-10"), depth=34, widen=10)
+for width, name in ((64, "odenet"), (32, "odenet-32")):
+    register_model(name, odenet, f"ODENet: channel copy, ten neural-ODE blocks, width {width}", "D",
+                   facts=dict(family="odenet", backbone="odenet", width=width, table="D-table2" if width == 64 else "",
+                              twin=""), width=width, scheme="ode")
 
 # Text (paper B, AG-NEWS, depths 9 to 49 of B-fig3/B-fig5) and 2-D points (paper B, two-moons feature flow).
 for depth in (9, 17, 29, 49):

@@ -23,6 +23,7 @@ checkpoint needs only that dict and the weights to rebuild it.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 from dataclasses import dataclass, field
@@ -103,6 +104,15 @@ def _parameters(fn) -> set[str]:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
+def _settings_groups(fn) -> dict[str, object]:
+    """Builder parameters whose default is a settings dataclass (``ode=ODESettings()``): name → default.
+
+    Their fields are keys of their own: ``create_model("sonet-32", rtol=0.01)`` sets ``ode.rtol``.
+    """
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if dataclasses.is_dataclass(p.default) and not isinstance(p.default, type)}
+
+
 def _input_defaults(preset: Preset, builder_keys: set[str], overrides: dict) -> dict:
     """in_channels, mean, std, image_size of the data set (the preset's or ``dataset=``), where the builder takes them."""
     dataset = overrides.pop("dataset", preset.dataset)
@@ -139,13 +149,18 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
     scheme_keys = set()
     if "scheme" in builder_keys and scheme_name in SCHEMES:
         scheme_keys = set(SCHEMES[scheme_name].setting_names())
+    group_defaults = _settings_groups(preset.builder)
+    groups = {name: {f.name for f in dataclasses.fields(default)} for name, default in group_defaults.items()}
     for key, value in overrides.items():
+        group = next((name for name, fields in groups.items() if key in fields), None)
         if key in builder_keys:
             args[key] = value
+        elif group is not None:
+            args[group] = dataclasses.replace(args.get(group, group_defaults[group]), **{key: value})
         elif key in scheme_keys:
             scheme_args[key] = value
         else:
-            valid = sorted((builder_keys | scheme_keys | {"dataset"}) - {"scheme_args"})
+            valid = sorted((builder_keys | scheme_keys | set().union(*groups.values()) | {"dataset"}) - {"scheme_args"})
             raise ValueError(f"model {preset.name!r} has no setting {key!r}; valid settings: {', '.join(valid)}")
     if "scheme" in builder_keys:
         if strict and "strict" in scheme_keys:

@@ -12,6 +12,7 @@ see :mod:`stablenets.schemes.continuous`.
 from __future__ import annotations
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, SchemeTrunk
+from stablenets.schemes.continuous import NeuralODE
 from stablenets.schemes.damped import Damped
 from stablenets.schemes.euler import Euler
 from stablenets.schemes.implicit import ImplicitEuler
@@ -19,7 +20,8 @@ from stablenets.schemes.multistep import Multistep
 from stablenets.schemes.shared import SharedWeights
 from stablenets.settings import SettingError
 
-SCHEMES: dict[str, type[Scheme]] = {cls.name: cls for cls in (Euler, Damped, ImplicitEuler, Multistep, SharedWeights)}
+SCHEMES: dict[str, type[Scheme]] = {cls.name: cls for cls in (Euler, Damped, ImplicitEuler, Multistep, SharedWeights,
+                                                        NeuralODE)}
 
 
 def list_schemes() -> list[str]:
@@ -27,7 +29,7 @@ def list_schemes() -> list[str]:
 
 
 def get_scheme(name: str | Scheme, **settings) -> Scheme:
-    """A scheme by name (``euler``, ``damped``, ``implicit``, ``multistep``, ``shared``) with its settings."""
+    """A scheme by name (``euler``, ``damped``, ``implicit``, ``multistep``, ``shared``, ``ode``) with its settings."""
     if isinstance(name, Scheme):
         if settings:
             raise ValueError("settings can only be given with a scheme name, not with a Scheme instance")
@@ -39,7 +41,7 @@ def get_scheme(name: str | Scheme, **settings) -> Scheme:
     if unknown:
         raise SettingError(f"scheme {name!r} has no setting {', '.join(map(repr, unknown))}; "
                            f"valid settings: {', '.join(cls.setting_names())}")
-    return cls(**settings)
+    return cls.from_settings(**settings)
 
 
 __all__ = ["Scheme", "SchemeStep", "SchemeTrunk", "ResidualBlock", "get_scheme", "list_schemes", "SCHEMES"]

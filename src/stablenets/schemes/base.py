@@ -29,6 +29,10 @@ block steps (``SchemeStep.forward``, built by ``make_step``) and declares
 - ``explicit``: whether x_{n+1} is given by evaluations at known states only;
 - ``n_history``: how many past states the step reads.
 
+Evaluating a branch several times within one step (IE-skip's inner iterates, weight sharing's
+repeats, an ODE solver's stages) goes through :func:`repeated_branch`, which decides what the
+branch's BatchNorm layers do on the later calls.
+
 Both facts are checked by ``tests/test_schemes_numerics.py`` (a float64
 gradcheck of a block step and an empirical convergence order on a linear ODE
 with an exact solution, for every scheme). Each block owns its step module, so
@@ -38,7 +42,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import ClassVar, Sequence
+import weakref
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -122,17 +128,51 @@ class Scheme:
     def __post_init__(self):
         validate(self, f"scheme {self.name}" if self.name else "scheme")
 
+    @staticmethod
+    def _group(f: dataclasses.Field):
+        """The default of a field that is itself a settings dataclass (a group such as ODESettings), else None."""
+        if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+            if dataclasses.is_dataclass(default):
+                return default
+        return None
+
     @classmethod
     def setting_names(cls) -> list[str]:
-        """The scheme's settings: its dataclass fields."""
-        return [f.name for f in dataclasses.fields(cls)]
+        """The scheme's settings: its dataclass fields, with a group's fields in place of the group."""
+        names = []
+        for f in dataclasses.fields(cls):
+            group = cls._group(f)
+            names.extend([g.name for g in dataclasses.fields(group)] if group is not None else [f.name])
+        return names
+
+    @classmethod
+    def from_settings(cls, **settings) -> "Scheme":
+        """The scheme from flat settings (a group's fields given by their own names)."""
+        kwargs = {}
+        for f in dataclasses.fields(cls):
+            group = cls._group(f)
+            if group is None:
+                if f.name in settings:
+                    kwargs[f.name] = settings[f.name]
+                continue
+            sub = {g.name: settings[g.name] for g in dataclasses.fields(group) if g.name in settings}
+            kwargs[f.name] = dataclasses.replace(group, **sub) if sub else group
+        return cls(**kwargs)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         raise NotImplementedError
 
     def settings(self) -> dict:
-        """The scheme's settings, JSON-friendly, for checkpoints and reports."""
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """The scheme's settings (flat, a group's fields by their own names), JSON-friendly, for checkpoints."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if dataclasses.is_dataclass(value):
+                out.update({k: _plain(v) for k, v in dataclasses.asdict(value).items()})
+            else:
+                out[f.name] = _plain(value)
+        return out
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
@@ -193,3 +233,82 @@ def as_float_tuple(values: Sequence[float] | Tensor) -> tuple[float, ...]:
 
 def scalar_parameter(value: float) -> nn.Parameter:
     return nn.Parameter(torch.tensor(float(value)))
+
+
+# ----------------------------------------------------------------------------- a branch evaluated several times
+
+BRANCH_STATISTICS = ("first", "running", "each")
+_NORMS: "weakref.WeakKeyDictionary[nn.Module, list[nn.Module]]" = weakref.WeakKeyDictionary()
+
+
+def _batch_norms(branch: nn.Module) -> list[nn.Module]:
+    """The branch's BatchNorm layers, found once per branch (this is on the hot path)."""
+    if branch not in _NORMS:
+        _NORMS[branch] = [m for m in branch.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return _NORMS[branch]
+
+
+def _normalise_with(norm: nn.Module, mean: Tensor, var: Tensor) -> Callable[[Tensor], Tensor]:
+    def forward(x: Tensor) -> Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + norm.eps)
+        return y * norm.weight.view(shape) + norm.bias.view(shape) if norm.affine else y
+    return forward
+
+
+@contextmanager
+def repeated_branch(branch: nn.Module, statistics: str = "first") -> Iterator[Callable[[Tensor], Tensor]]:
+    """Evaluate a residual branch several times within one forward pass; yields the callable f_n.
+
+    A scheme that calls f_n more than once per block (IE-skip's inner iterates, weight sharing's
+    repeats, a neural ODE's solver stages) decides here what the branch's BatchNorm layers do on
+    the later calls. In evaluation mode every call uses the running statistics, so f_n is one
+    function. In training mode, ``statistics`` is
+
+    - ``"first"``: every call normalises with the batch statistics of the first call, which alone
+      updates the running statistics; f_n is one fixed function within the forward pass, in
+      training as in evaluation, and gradients flow through those statistics.
+    - ``"running"``: the later calls use the running statistics (as the first call left them);
+      f_n then differs between the first and the later calls.
+    - ``"each"``: every call uses its own batch statistics and updates the running statistics, as
+      when a module is simply called again; the later inputs (distributed like x_{n+1}, not x_n)
+      then shift the running statistics away from what the first call sees.
+    """
+    if statistics not in BRANCH_STATISTICS:
+        raise ValueError(f"statistics must be one of {BRANCH_STATISTICS}, got {statistics!r}")
+    norms = [m for m in _batch_norms(branch) if m.training]
+    if not norms or statistics == "each":
+        yield branch
+        return
+    calls = 0
+    recorded: dict[nn.Module, tuple[Tensor, Tensor]] = {}
+
+    def record(norm, inputs):
+        x = inputs[0]
+        dims = [0, *range(2, x.dim())]
+        recorded[norm] = (x.mean(dims), x.var(dims, unbiased=False))
+
+    def fixed(x: Tensor) -> Tensor:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            return branch(x)
+        hooks = [m.register_forward_pre_hook(record) for m in norms] if statistics == "first" else []
+        try:
+            out = branch(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        for m in norms:  # the later calls: one fixed f_n
+            if statistics == "first":
+                m.forward = _normalise_with(m, *recorded[m])
+            else:
+                m.training = False
+        return out
+
+    try:
+        yield fixed
+    finally:
+        for m in norms:  # every one was in training mode on entry
+            m.__dict__.pop("forward", None)
+            m.training = True
