@@ -7,8 +7,9 @@ import json
 import pytest
 
 from stablenets.models import list_models
+from stablenets.pipeline import prepare, train_and_evaluate
 from stablenets.reproduce.registry import _aliases
-from stablenets.training import load_config, smoke, train
+from stablenets.training import load_config
 from stablenets.training.scale import SMOKE_FALLBACK, smoke_model
 
 
@@ -24,11 +25,11 @@ def test_experiment_runs_at_smoke_scale(name, tmp_path):
     assert cfg.experiment == name and cfg.description.startswith(_aliases()[name].split("/")[0])
     if cfg.model.name not in list_models():
         pytest.skip(f"preset {cfg.model.name} not in the library yet (issue 'Models as published')")
-    small = smoke(cfg)
-    assert small.mode.kind == cfg.mode.kind
+    small = prepare(cfg, "smoke")
+    assert small.mode.kind == cfg.mode.kind and small.eval.suite == cfg.eval.suite
     assert small.run.epochs == 1 and small.data.train_subset <= 16
     lines = []
-    summary = train(small, tmp_path, device="cpu", fallback=SMOKE_FALLBACK, log=lines.append)
+    summary = train_and_evaluate(small, tmp_path, device="cpu", fallback=SMOKE_FALLBACK, log=lines.append)
     if summary["dataset"] != cfg.data.dataset or any("synthetic" in line for line in lines):
         assert any(line.startswith("[smoke]") and cfg.data.dataset in line for line in lines)  # says so
     rows = (tmp_path / "metrics.jsonl").read_text().splitlines()

@@ -87,7 +87,7 @@ def _ivp(spec: dict) -> tuple[dict, dict]:
 def _load(run_dir: Path):
     import torch
 
-    from stablenets.training import load_model
+    from stablenets.checkpoint import load_model
 
     return load_model(Path(run_dir) / "model.safetensors", torch.device("cpu"))
 

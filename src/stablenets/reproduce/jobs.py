@@ -101,7 +101,7 @@ def task_state(task: Task) -> str:
     if (run / SUMMARY).is_file():
         path = task.eval_path
         return "done" if path is None or path.is_file() else "trained"
-    from stablenets.training.checkpoint import STATE_FILE
+    from stablenets.checkpoint.files import STATE_FILE
 
     return "partial" if (run / STATE_FILE).is_file() else "new"
 
@@ -172,7 +172,7 @@ def evaluate_run(task: Task, log=print) -> dict:
     import torch
 
     from stablenets.evaluation import evaluate_robustness
-    from stablenets.training import load_model
+    from stablenets.checkpoint import load_model
 
     summary = json.loads((task.run_dir / SUMMARY).read_text())
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

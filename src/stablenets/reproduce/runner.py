@@ -179,7 +179,7 @@ def _transfer(entry: Entry, tasks: list[Task], log) -> None:
     import torch
 
     from stablenets.attacks import get_attack, transfer
-    from stablenets.training import load_model
+    from stablenets.checkpoint import load_model
 
     spec = (tasks[0].protocol if tasks else {}).get("transfer")
     if not spec:
@@ -218,8 +218,8 @@ def _ensembles(entry: Entry, tasks: list[Task], out: Path, log) -> dict:
     import torch
 
     from stablenets.evaluation import evaluate_robustness
-    from stablenets.training import load_model
-    from stablenets.training.ensemble import Ensemble
+    from stablenets.checkpoint import load_model
+    from stablenets.checkpoint import Ensemble
 
     protocol = tasks[0].protocol if tasks else {}
     if not protocol.get("ensemble"):
