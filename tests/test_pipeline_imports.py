@@ -3,7 +3,8 @@
 The stages, in order (a module may import its own stage and earlier ones):
 
     foundation   settings, atomic, device, overrides (used by every stage)
-    config       training.config: the settings of a run, plain data
+    config       training.config: the settings of a run, plain data; reproduce.registry: the papers'
+                 runs as such settings (data files and their reader)
     data         data sets, their facts, preparation, batching
     model        stability (mathematics), schemes, models
     attacks      adversarial attacks on a model (training's PGD uses them)
@@ -33,7 +34,7 @@ STAGES = ["foundation", "config", "data", "model", "attacks", "checkpoint", "tra
 STAGE_OF = {
     "stablenets.settings": "foundation", "stablenets.atomic": "foundation", "stablenets.device": "foundation",
     "stablenets.overrides": "foundation",
-    "stablenets.training.config": "config",
+    "stablenets.training.config": "config", "stablenets.reproduce.registry": "config",
     "stablenets.data": "data",
     "stablenets.stability": "model", "stablenets.schemes": "model", "stablenets.models": "model",
     "stablenets.attacks": "attacks",
