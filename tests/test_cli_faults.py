@@ -32,7 +32,7 @@ def one_line(capsys) -> str:
 @pytest.fixture
 def checkpoint(tmp_path):
     torch.manual_seed(0)
-    model = stablenets.create_model("resnet-8", in_channels=1, image_size=28, mean=(0.1307,), std=(0.3081,))
+    model = stablenets.create_model("resnet-8", dataset="embedded-mnist")
     save_model(tmp_path / "model.safetensors", model, {"dataset": "embedded-mnist"})
     return tmp_path
 

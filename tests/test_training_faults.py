@@ -77,7 +77,7 @@ def test_a_run_poisoned_in_its_first_epoch_names_no_checkpoint(tmp_path, monkeyp
 def test_save_model_refuses_non_finite_parameters_and_buffers(tmp_path):
     import stablenets
 
-    model = stablenets.create_model("resnet-8", in_channels=1)
+    model = stablenets.create_model("resnet-8", dataset="embedded-mnist")
     with torch.no_grad():
         next(b for n, b in model.named_buffers() if n.endswith("running_mean")).fill_(float("nan"))
     with pytest.raises(NonFiniteWeightsError, match="running_mean"):
@@ -153,7 +153,7 @@ def test_a_nan_checkpoint_is_refused_by_evaluate(tmp_path, capsys):
 def test_a_folder_with_any_stablenets_file_is_not_written_over(tmp_path):
     import stablenets
 
-    save_model(tmp_path / ckpt.MODEL_FILE, stablenets.create_model("resnet-8", in_channels=1), {})
+    save_model(tmp_path / ckpt.MODEL_FILE, stablenets.create_model("resnet-8", dataset="embedded-mnist"), {})
     before = (tmp_path / ckpt.MODEL_FILE).read_bytes()
     with pytest.raises(ValueError, match="already holds stablenets files.*model.safetensors.*--resume"):
         train(tiny(), tmp_path, device="cpu", log=quiet)
