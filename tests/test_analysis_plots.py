@@ -67,7 +67,7 @@ def test_solver_steps_record_and_restore(tmp_path):
     model = stablenets.create_model("sonet-32", in_channels=1, image_size=8, mean=(0.5,), std=(0.25,), width=4)
     x, y = torch.rand(1, 1, 8, 8), torch.tensor([1])
     data = solver.solver_steps(model, x, y, pgd_steps=2, tolerances=(1e-1, 1e-4))
-    assert [e["iteration"] for e in data["pgd"]] == [0, 1, 2] and data["n_blocks"] == 4
+    assert [e["iteration"] for e in data["pgd"]] == [0, 1, 2] and data["n_blocks"] == 6  # five feature blocks and the classifier
     for entry in data["pgd"] + data["tolerance"]:
         for block in entry["blocks"]:
             assert block["step_times"][-1] == pytest.approx(1.0)          # integrates to T = 1
@@ -75,7 +75,7 @@ def test_solver_steps_record_and_restore(tmp_path):
     loose, tight = (sum(b["nfe"] for b in e["blocks"]) for e in data["tolerance"])
     assert tight > loose                                                  # smaller tolerance, more evaluations
     from stablenets.schemes.continuous import ode_blocks
-    assert all(not b.settings.record_steps and b.settings.rtol == 1e-3 for b in ode_blocks(model))
+    assert all(not b.settings.record_steps and b.settings.rtol == 0.1 for b in ode_blocks(model))
     solver.plot_solver_steps(data, tmp_path / "solver.png")
     assert_png(tmp_path / "solver.png")
 

@@ -103,7 +103,7 @@ def _widest_addcmul(addcmul):
 @pytest.mark.parametrize("name", ["in-resnet-8", "lm-resnet-8", "in-resnet-gating-8"])
 def test_learned_coefficients_keep_bf16_states_under_autocast_promotion(name, monkeypatch):
     """CUDA autocast promotes addcmul to its widest input: a float32 coefficient must not make
-    the bf16 states float32 (that doubled the saved activations of In-ResNet on the H100)."""
+    the bf16 states float32 (twice the bytes saved for the backward pass)."""
     import stablenets
 
     monkeypatch.setattr(torch, "addcmul", _widest_addcmul(torch.addcmul))

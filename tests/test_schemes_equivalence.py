@@ -109,5 +109,5 @@ def test_not_zero_stable_coefficients_warn_or_refuse():
 
 
 def test_unknown_scheme_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="damped, euler, implicit, multistep, shared"):
+    with pytest.raises(ValueError, match="damped, euler, implicit, multistep, ode, shared"):
         stablenets.get_scheme("rk4")

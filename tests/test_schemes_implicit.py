@@ -1,7 +1,14 @@
-"""IE-skip: gradients through the inner loop, and evaluation under no_grad."""
+"""IE-skip and weight sharing: gradients through the inner loop, one fixed f_n, numerics."""
+import math
+
+import pytest
 import torch
 
 import stablenets
+from stablenets.schemes.base import ResidualBlock, SchemeTrunk
+from stablenets.schemes.implicit import ImplicitEuler
+from stablenets.schemes.shared import SharedWeights
+from stablenets.settings import SettingError
 
 
 def models(create_graph):
@@ -72,3 +79,97 @@ def test_inner_evaluations_leave_batch_norm_statistics_alone():
     torch.testing.assert_close(first_norm.running_mean, reference.running_mean, rtol=0, atol=0)
     torch.testing.assert_close(first_norm.running_var, reference.running_var, rtol=0, atol=0)
     assert first_norm.training  # modes restored after the inner loop
+
+
+def set_running_statistics_to_batch_statistics(model, x):
+    """Make every BatchNorm's running statistics equal the batch statistics it sees on x's first pass."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    seen = {}
+
+    def first_input(norm, inputs):
+        seen.setdefault(norm, inputs[0].detach())
+
+    hooks = [m.register_forward_pre_hook(first_input) for m in norms]
+    with torch.no_grad():
+        model.train()(x)
+    for h in hooks:
+        h.remove()
+    for m in norms:
+        m.running_mean.copy_(seen[m].mean((0, 2, 3)))
+        m.running_var.copy_(seen[m].var((0, 2, 3), unbiased=False))
+        m.momentum = 0.0
+
+
+def test_fixed_branch_rule_gives_the_same_output_in_train_and_eval_mode():
+    """With running statistics equal to the batch statistics, f_n is the same function in both modes,
+    so IE-skip's output (start and inner steps alike) is the same; per-call batch statistics are not."""
+    torch.manual_seed(0)
+    for statistics, same in (("first", True), ("each", False)):
+        model = stablenets.create_model("resnet-8", scheme="implicit", iterations=2, gamma=0.1,
+                                        statistics=statistics)
+        set_running_statistics_to_batch_statistics(model, X)
+        with torch.no_grad():
+            y_train, y_eval = model.train()(X), model.eval()(X)
+        assert torch.allclose(y_train, y_eval, rtol=1e-4, atol=1e-5) == same, statistics
+
+
+def test_fixed_branch_keeps_gradients_through_the_batch_statistics():
+    """In training, f_n(x) = BN_batch(x_n)(…): the inner iterates' normalisation depends on x_n too."""
+    torch.manual_seed(0)
+    model = stablenets.create_model("resnet-8", scheme="implicit", iterations=1, gamma=0.1).train()
+    block, step = model.trunk.blocks[0], model.trunk.steps[0]
+    x = torch.randn(4, 16, 6, 6, dtype=torch.float64, requires_grad=True)
+    block.double()
+    assert torch.autograd.gradcheck(lambda v: step(block, v, [v]), (x,), atol=1e-5)
+
+
+def test_unknown_statistics_rule_is_a_clear_error():
+    with pytest.raises(SettingError, match="implicit.statistics"):
+        stablenets.create_model("resnet-8", scheme="implicit", statistics="batch")
+
+
+class Linear(torch.nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.c = c
+
+    def forward(self, x):
+        return self.c * x
+
+
+def test_ie_skip_converges_at_order_one():
+    """N blocks with f_n(x) = hμx approximate dx/dt = μx over [0, 1]; IE-skip's global error is O(h)."""
+    mu = -1.5
+    errors = []
+    for n in (16, 32, 64):
+        h = 1.0 / n
+        trunk = SchemeTrunk([ResidualBlock(Linear(h * mu), None, 1, 1) for _ in range(n)],
+                            ImplicitEuler(iterations=3, gamma=0.2))
+        errors.append(abs(trunk(torch.ones(1, 1, dtype=torch.float64)).item() - math.exp(mu)))
+    slopes = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
+    assert all(abs(s - ImplicitEuler.order) < 0.2 for s in slopes), slopes
+
+
+def test_ie_skip_step_passes_gradcheck():
+    torch.manual_seed(0)
+    branch = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], ImplicitEuler(iterations=2, gamma=0.1))
+    assert torch.autograd.gradcheck(trunk, (torch.randn(2, 3, dtype=torch.float64, requires_grad=True),))
+
+
+def test_weight_sharing_converges_at_order_one_over_the_repeated_time():
+    """r applications of x + hμx per block: explicit Euler over [0, r]; global error O(h)."""
+    mu, r = -0.8, 2
+    errors = []
+    for n in (8, 16, 32):
+        trunk = SchemeTrunk([ResidualBlock(Linear(mu / n), None, 1, 1) for _ in range(n)], SharedWeights(repeats=r))
+        errors.append(abs(trunk(torch.ones(1, 1, dtype=torch.float64)).item() - math.exp(mu * r)))
+    slopes = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
+    assert all(abs(s - SharedWeights.order) < 0.15 for s in slopes), slopes
+
+
+def test_weight_sharing_step_passes_gradcheck():
+    torch.manual_seed(0)
+    branch = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
+    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], SharedWeights(repeats=3))
+    assert torch.autograd.gradcheck(trunk, (torch.randn(2, 3, dtype=torch.float64, requires_grad=True),))

@@ -13,15 +13,21 @@ normalised by the model's first layer).
 - :func:`imagenet_resnet`: ResNet-10/18/34/50 layouts with a base ``width``
   (the IE-skip paper shrinks it to 8 or 16); a 3×3 stem for small images, the
   7×7/2 stem with max-pooling for larger ones.
+- :func:`resnet10`: paper D's ResNet10 (§5.1), a post-activation stem and one basic
+  block per stage.
+
+``shortcut_kernel`` (1 or 3) is the kernel of the dimension-changing shortcuts: 1×1 by
+default, 3×3 in paper C's IE-ResNets (C Fig. 2).
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Sequence
 
 from torch import nn
 
 from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, conv3x3,
-                                      default_normalization)
+                                      default_normalization, post_basic_block)
 from stablenets.models.network import SchemeNet
 from stablenets.schemes import get_scheme
 
@@ -50,28 +56,31 @@ def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_bl
     return blocks, cin
 
 
-def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), *, num_classes=10,
-                 scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None, image_size=32):
+def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), shortcut_kernel: int = 1,
+                 *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None,
+                 image_size=32):
     per, kind = (9, "bottleneck") if bottleneck else (6, "basic")
     if depth < per + 2 or (depth - 2) % per:
         raise ValueError(f"a CIFAR ResNet with {kind} branches has depth {per}n+2 (e.g. "
                          f"{', '.join(str(per * n + 2) for n in (1, 3, 6, 18))}), got {depth}")
     n = (depth - 2) // per
-    make = bottleneck_block if bottleneck else basic_block
+    make = partial(bottleneck_block if bottleneck else basic_block, shortcut_kernel=shortcut_kernel)
     blocks, cout = build_stages(widths[0], widths, [n] * len(widths), make)
     return _image_net(blocks, conv3x3(in_channels, widths[0]), cout, num_classes, scheme, scheme_args,
                       in_channels, mean, std)
 
 
-def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, *, num_classes=10, scheme="euler",
-                scheme_args=None, in_channels=3, mean=None, std=None, image_size=32):
+def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut_kernel: int = 1, *, num_classes=10,
+                scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
+                stem: nn.Module | None = None):
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"a wide ResNet has depth 6n+4 (e.g. 16, 28, 34), got {depth}")
     n = (depth - 4) // 6
     widths = [16 * widen, 32 * widen, 64 * widen]
-    blocks, cout = build_stages(16, widths, [n] * 3, lambda cin, planes, stride: basic_block(cin, planes, stride, dropout))
-    return _image_net(blocks, conv3x3(in_channels, 16), cout, num_classes, scheme, scheme_args,
-                      in_channels, mean, std)
+    blocks, cout = build_stages(16, widths, [n] * 3, partial(basic_block, dropout=dropout,
+                                                             shortcut_kernel=shortcut_kernel))
+    return _image_net(blocks, stem if stem is not None else conv3x3(in_channels, 16), cout, num_classes, scheme,
+                      scheme_args, in_channels, mean, std)
 
 
 def resnext(depth: int = 29, cardinality: int = 8, base_width: int = 64, *, num_classes=10, scheme="euler",
@@ -100,13 +109,34 @@ def imagenet_stem(in_channels: int, width: int, image_size: int) -> nn.Module:
                          nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
 
 
-def imagenet_resnet(depth: int = 18, width: int = 64, *, num_classes=10, scheme="euler", scheme_args=None,
-                    in_channels=3, mean=None, std=None, image_size=32, stem: nn.Module | None = None):
+def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, *, num_classes=10, scheme="euler",
+                    scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
+                    stem: nn.Module | None = None):
     if depth not in IMAGENET_LAYOUTS:
         raise ValueError(f"ImageNet-style ResNets come in depths {sorted(IMAGENET_LAYOUTS)}, got {depth}")
     counts, bottleneck = IMAGENET_LAYOUTS[depth]
-    make = bottleneck_block if bottleneck else basic_block
+    make = partial(bottleneck_block if bottleneck else basic_block, shortcut_kernel=shortcut_kernel)
     widths = [width, 2 * width, 4 * width, 8 * width]
     blocks, cout = build_stages(width, widths, counts, make)
     stem = stem if stem is not None else imagenet_stem(in_channels, width, image_size)
     return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std)
+
+
+def resnet10(width: int = 64, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
+             std=None, image_size=32, stem: nn.Module | None = None):
+    """Paper D's ResNet10 (§5.1): conv3×3–BN–ReLU, then four 1-layer basic blocks, pooling, a linear layer.
+
+    The stages have widths W, 2W, 4W, 8W (strides 1, 2, 2, 2), W = 32 or 64 in D-table1. The
+    blocks are the original basic block's branch conv–BN–ReLU–conv–BN with a 1×1 conv + BN
+    projection, as in the authors' code. One deliberate difference: the post-activation block
+    applies a ReLU after each addition; a scheme's step is the whole update x_{n+1} = Φ(x_n, f_n(x_n)),
+    so the state stays the sum and the last ReLU opens the head (ReLU–average pool–linear).
+    ``stem`` replaces the first layer (SOBlock).
+    """
+    mean, std = default_normalization(in_channels, mean, std)
+    widths = [width, 2 * width, 4 * width, 8 * width]
+    blocks, cout = build_stages(width, widths, (1, 1, 1, 1), post_basic_block)
+    if stem is None:
+        stem = nn.Sequential(conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU())
+    head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cout, num_classes))
+    return SchemeNet(Normalize(mean, std), stem, blocks, head, make_scheme(scheme, scheme_args), "image", in_channels)

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from stablenets.schemes.base import ResidualBlock
+from stablenets.settings import check
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
@@ -54,12 +55,22 @@ def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 3, stride=stride, padding=1, groups=groups, bias=False)
 
 
-def projection(cin: int, cout: int, stride: int, dims: int = 2) -> nn.Module | None:
-    """The shortcut s_n: None (identity) when the shape is kept, else a strided 1×1 convolution."""
+def projection(cin: int, cout: int, stride: int, dims: int = 2, kernel: int = 1,
+               norm: bool = False) -> nn.Module | None:
+    """The shortcut s_n: None (identity) when the shape is kept, else a strided convolution.
+
+    ``kernel`` 1 is the usual 1×1 projection; paper C (Fig. 2) uses 3×3 convolutions for the
+    dimension-changing shortcuts of its IE-ResNets. ``norm`` appends a BatchNorm, as the
+    post-activation ResNets' shortcuts do.
+    """
+    check("shortcut_kernel", kernel, choices=(1, 3))
     if cin == cout and stride == 1:
         return None
     conv = nn.Conv2d if dims == 2 else nn.Conv1d
-    return conv(cin, cout, 1, stride=stride, bias=False)
+    layer = conv(cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+    if not norm:
+        return layer
+    return nn.Sequential(layer, nn.BatchNorm2d(cout) if dims == 2 else nn.BatchNorm1d(cout))
 
 
 class PreActBasic(nn.Sequential):
@@ -109,15 +120,30 @@ class MLPBranch(nn.Sequential):
         super().__init__(nn.Linear(dim, hidden), nn.Tanh(), nn.Linear(hidden, dim))
 
 
-def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0) -> ResidualBlock:
-    return ResidualBlock(PreActBasic(cin, planes, stride, dropout), projection(cin, planes, stride), cin, planes)
+class PostActBasic(nn.Sequential):
+    """conv3×3–BN–ReLU–conv3×3–BN: the branch of the original (post-activation) basic block."""
+
+    def __init__(self, cin: int, planes: int, stride: int = 1):
+        super().__init__(conv3x3(cin, planes, stride), nn.BatchNorm2d(planes), nn.ReLU(inplace=False),
+                         conv3x3(planes, planes), nn.BatchNorm2d(planes))
+
+
+def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0,
+                shortcut_kernel: int = 1) -> ResidualBlock:
+    return ResidualBlock(PreActBasic(cin, planes, stride, dropout),
+                         projection(cin, planes, stride, kernel=shortcut_kernel), cin, planes)
+
+
+def post_basic_block(cin: int, planes: int, stride: int = 1) -> ResidualBlock:
+    """The post-activation basic block's branch with a 1×1 conv + BN projection (paper D's ResNet10)."""
+    return ResidualBlock(PostActBasic(cin, planes, stride), projection(cin, planes, stride, norm=True), cin, planes)
 
 
 def bottleneck_block(cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,
-                     expansion: int = 4) -> ResidualBlock:
+                     expansion: int = 4, shortcut_kernel: int = 1) -> ResidualBlock:
     out = planes * expansion
     branch = PreActBottleneck(cin, planes, stride, groups=groups, inner=inner, expansion=expansion)
-    return ResidualBlock(branch, projection(cin, out, stride), cin, out)
+    return ResidualBlock(branch, projection(cin, out, stride, kernel=shortcut_kernel), cin, out)
 
 
 class PreActHead(nn.Sequential):

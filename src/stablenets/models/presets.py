@@ -12,8 +12,8 @@ Papers: A = Yang et al. ICML 2020 (In-ResNet); B = Zhang et al. IJCAI 2019
 """
 from __future__ import annotations
 
-from stablenets.models.backbones import cifar_resnet, imagenet_resnet, resnext, wide_resnet
-from stablenets.models.continuous import odenet, soblock, sonet
+from stablenets.models.backbones import cifar_resnet, imagenet_resnet, resnet10, resnext, wide_resnet
+from stablenets.models.continuous import odenet, soblock, soblock_wrn, sonet
 from stablenets.models.mlp import residual_mlp
 from stablenets.models.registry import register_model
 from stablenets.models.text import text_resnet
@@ -67,34 +67,69 @@ for depth in CIFAR_DEPTHS:
                        scheme="multistep", scheme_args=dict(alphas=alphas, beta=beta), **_cifar(depth))
     for k in (1, 3):
         register_model(f"ie-resnet-{k}-{depth}", cifar_resnet, f"IE-skip, K = {k}, gamma = 0.1", "C",
-                       scheme="implicit", scheme_args=dict(iterations=k, gamma=0.1), **_cifar(depth))
+                       scheme="implicit", scheme_args=dict(iterations=k, gamma=0.1), shortcut_kernel=3,
+                       **_cifar(depth))
 
-# ImageNet-style layouts (paper C shrinks the width to 8 or 16).
+# Paper C: ImageNet-layout pre-activation ResNets with a base width; IE-ResNets use 3×3 convolutions
+# for the dimension-changing shortcuts (C Fig. 2), their plain twins the usual 1×1.
+# gamma: 0.05 for natural training (C §5.2: C-table1, C-table2), 0.1 for IE-WRN (C §5.4, C-table5);
+# the PGD-trained tables (C-table3/4/6, C-fig4/5/6) do not state it: 0.1, the other adversarial setting.
+IE_NATURAL_GAMMA, IE_ROBUST_GAMMA = 0.05, 0.1
+
+
+def _ie(k: int, gamma: float) -> dict:
+    return dict(scheme="implicit", scheme_args=dict(iterations=k, gamma=gamma), shortcut_kernel=3)
+
+
 for depth in (18, 34, 50):
-    register_model(f"resnet-{depth}-w16", imagenet_resnet, "ImageNet-layout ResNet, base width 16", "C",
-                   depth=depth, width=16)
+    register_model(f"resnet-{depth}-w16", imagenet_resnet, "ImageNet-layout ResNet, base width 16 (C-table2, C-table3)",
+                   "C", depth=depth, width=16)
     register_model(f"resnet-{depth}", imagenet_resnet, "ImageNet-layout ResNet, base width 64", "C", depth=depth)
     for k in (1, 3):
-        register_model(f"ie-resnet-{k}-{depth}", imagenet_resnet, f"IE-skip, K = {k}, gamma = 0.1, width 16", "C",
-                       depth=depth, width=16, scheme="implicit", scheme_args=dict(iterations=k, gamma=0.1))
+        register_model(f"ie-resnet-{k}-{depth}", imagenet_resnet,
+                       f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, width 16 (C-table3)", "C",
+                       depth=depth, width=16, **_ie(k, IE_ROBUST_GAMMA))
+        register_model(f"ie-resnet-{k}-{depth}-g0.05", imagenet_resnet,
+                       f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, width 16 (C-table2, natural training)", "C",
+                       depth=depth, width=16, **_ie(k, IE_NATURAL_GAMMA))
         register_model(f"swresnet-{k}-{depth}", imagenet_resnet,
                        f"weight sharing: same-shape blocks applied {k + 1} times, width 16", "C",
                        depth=depth, width=16, scheme="shared", scheme_args=dict(repeats=k + 1))
+register_model("resnet-18-w8", imagenet_resnet, "ImageNet-layout ResNet-18, base width 8 (C-table1, MNIST)", "C",
+               depth=18, width=8)
+for k in (1, 3):
+    register_model(f"ie-resnet-{k}-18-w8", imagenet_resnet,
+                   f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, width 8 (C-table1, MNIST)", "C",
+                   depth=18, width=8, **_ie(k, IE_NATURAL_GAMMA))
+register_model("resnet-18-w64", imagenet_resnet, "PreAct ResNet-18, base width 64 (C-fig6)", "C", depth=18, width=64)
+for k in (1, 2, 3):
+    register_model(f"ie-resnet-{k}-18-w64", imagenet_resnet,
+                   f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, PreAct ResNet-18 width 64 (C-fig6)", "C",
+                   depth=18, width=64, **_ie(k, IE_ROBUST_GAMMA))
+register_model("swresnet-58", imagenet_resnet,
+               "SwResNet-58: ResNet-34 (width 16) with each non-first block of a stage applied twice (C-table6)",
+               "C", depth=34, width=16, scheme="shared", scheme_args=dict(repeats=2, repeat_first=False))
 register_model("wrn-34-10", wide_resnet, "WideResNet-34-10", "C", depth=34, widen=10)
-register_model("ie-wrn-34-10", wide_resnet, "WideResNet-34-10 with IE-skip, K = 1", "C", depth=34, widen=10,
-               scheme="implicit", scheme_args=dict(iterations=1, gamma=0.1))
+register_model("ie-wrn-34-10", wide_resnet, f"WideResNet-34-10 with IE-skip, K = 1, gamma = {IE_ROBUST_GAMMA} "
+               "(C-table5)", "C", depth=34, widen=10, **_ie(1, IE_ROBUST_GAMMA))
 register_model("resnext-29", resnext, "ResNeXt-29 (8x64d)", "A", depth=29, cardinality=8, base_width=64)
 register_model("in-resnext-29", resnext, "In-ResNeXt-29 (8x64d), damped", "A", depth=29, cardinality=8,
                base_width=64, scheme="damped", scheme_args=dict(lambda_init=(0.2, 0.25)))
 
-# Continuous family (paper D).
-register_model("resnet10", imagenet_resnet, "ResNet10, one basic block per stage, width 64", "D", depth=10)
+# Continuous family (paper D): dopri5, rtol = atol = 0.1, gamma = 0 (D §5.1).
+register_model("resnet10", resnet10, "ResNet10 of D §5.1, one basic block per stage, width 64 (D-table1)", "D",
+               width=64)
+register_model("resnet10-w32", resnet10, "ResNet10 of D §5.1, width 32 (D-table1)", "D", width=32)
 for width in (32, 64):
-    register_model(f"sonet-{width}", sonet, f"SONet, skew ODE blocks throughout, width {width}", "D", width=width)
-    register_model(f"soblock-{width}", soblock, f"ResNet10 whose first layer is a skew ODE block, width {width}",
-                   "D", width=width)
-register_model("odenet", odenet, "plain neural-ODE network, width 64", "D", width=64)
-register_model("odenet-32", odenet, "plain neural-ODE network, width 32", "D", width=32)
+    register_model(f"sonet-{width}", sonet, f"SONet: five skew ODE feature blocks and an ODE classifier, width {width} "
+                   "(D-table1)", "D", width=width)
+    register_model(f"soblock-{width}", soblock, f"ResNet10 whose first layer is a skew ODE block, width {width} "
+                   "(D-table1)", "D", width=width)
+register_model("soblock-wrn-34-10", soblock_wrn, "WRN-34-10 whose first layer is a skew ODE block (D-table2)", "D",
+               depth=34, widen=10)
+register_model("odenet", odenet, "ODENet: channel copy, ten neural-ODE blocks, width 64 (D-table2)", "D", width=64,
+               scheme="ode")
+register_model("odenet-32", odenet, "ODENet at width 32 (a smaller D-table2 ODENet)", "D", width=32, scheme="ode")
 
 # Text (paper B, AG-NEWS) and 2-D points (paper B, two-moons feature flow).
 for depth in (9, 17, 29, 49):

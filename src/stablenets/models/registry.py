@@ -13,6 +13,7 @@ checkpoint needs only that dict and the weights to rebuild it.
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import inspect
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ def _parameters(fn) -> set[str]:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
 
 
+def _settings_groups(fn) -> dict[str, object]:
+    """Builder parameters whose default is a settings dataclass (``ode=ODESettings()``): name → default.
+
+    Their fields are keys of their own: ``create_model("sonet-32", rtol=0.01)`` sets ``ode.rtol``.
+    """
+    return {p.name: p.default for p in inspect.signature(fn).parameters.values()
+            if dataclasses.is_dataclass(p.default) and not isinstance(p.default, type)}
+
+
 def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict: bool = False) -> dict:
     """The builder's final keyword arguments: preset args, then overrides, scheme keys routed to the scheme."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -78,13 +88,19 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
     scheme_args.update(overrides.pop("scheme_args", None) or {})
     scheme_name = overrides.get("scheme", args.get("scheme", "euler"))
     scheme_keys = _parameters(SCHEMES[scheme_name]) if "scheme" in builder_keys and scheme_name in SCHEMES else set()
+    groups = {name: {f.name for f in dataclasses.fields(default)}
+              for name, default in _settings_groups(preset.builder).items()}
     for key, value in overrides.items():
+        group = next((name for name, fields in groups.items() if key in fields), None)
         if key in builder_keys:
             args[key] = value
+        elif group is not None:
+            current = args.get(group, _settings_groups(preset.builder)[group])
+            args[group] = dataclasses.replace(current, **{key: value})
         elif key in scheme_keys:
             scheme_args[key] = value
         else:
-            valid = sorted((builder_keys | scheme_keys) - {"scheme_args"})
+            valid = sorted((builder_keys | scheme_keys | set().union(*groups.values())) - {"scheme_args"})
             raise ValueError(f"model {preset.name!r} has no setting {key!r}; valid settings: {', '.join(valid)}")
     if "scheme" in builder_keys:
         if scheme_name == "multistep":

@@ -17,7 +17,9 @@ learnable per-block coefficients (λ_n, h_n, k_n) live beside their block.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+import weakref
+from contextlib import contextmanager
+from typing import Callable, ClassVar, Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -128,3 +130,82 @@ def as_float_tuple(values: Sequence[float] | Tensor) -> tuple[float, ...]:
 
 def scalar_parameter(value: float) -> nn.Parameter:
     return nn.Parameter(torch.tensor(float(value)))
+
+
+# ----------------------------------------------------------------------------- a branch evaluated several times
+
+BRANCH_STATISTICS = ("first", "running", "each")
+_NORMS: "weakref.WeakKeyDictionary[nn.Module, list[nn.Module]]" = weakref.WeakKeyDictionary()
+
+
+def _batch_norms(branch: nn.Module) -> list[nn.Module]:
+    """The branch's BatchNorm layers, found once per branch (this is on the hot path)."""
+    if branch not in _NORMS:
+        _NORMS[branch] = [m for m in branch.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    return _NORMS[branch]
+
+
+def _normalise_with(norm: nn.Module, mean: Tensor, var: Tensor) -> Callable[[Tensor], Tensor]:
+    def forward(x: Tensor) -> Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + norm.eps)
+        return y * norm.weight.view(shape) + norm.bias.view(shape) if norm.affine else y
+    return forward
+
+
+@contextmanager
+def repeated_branch(branch: nn.Module, statistics: str = "first") -> Iterator[Callable[[Tensor], Tensor]]:
+    """Evaluate a residual branch several times within one forward pass; yields the callable f_n.
+
+    A scheme that calls f_n more than once per block (IE-skip's inner iterates, weight sharing's
+    repeats, a neural ODE's solver stages) decides here what the branch's BatchNorm layers do on
+    the later calls. In evaluation mode every call uses the running statistics, so f_n is one
+    function. In training mode, ``statistics`` is
+
+    - ``"first"``: every call normalises with the batch statistics of the first call, which alone
+      updates the running statistics; f_n is one fixed function within the forward pass, in
+      training as in evaluation, and gradients flow through those statistics.
+    - ``"running"``: the later calls use the running statistics (as the first call left them);
+      f_n then differs between the first and the later calls.
+    - ``"each"``: every call uses its own batch statistics and updates the running statistics, as
+      when a module is simply called again; the later inputs (distributed like x_{n+1}, not x_n)
+      then shift the running statistics away from what the first call sees.
+    """
+    if statistics not in BRANCH_STATISTICS:
+        raise ValueError(f"statistics must be one of {BRANCH_STATISTICS}, got {statistics!r}")
+    norms = [m for m in _batch_norms(branch) if m.training]
+    if not norms or statistics == "each":
+        yield branch
+        return
+    calls = 0
+    recorded: dict[nn.Module, tuple[Tensor, Tensor]] = {}
+
+    def record(norm, inputs):
+        x = inputs[0]
+        dims = [0, *range(2, x.dim())]
+        recorded[norm] = (x.mean(dims), x.var(dims, unbiased=False))
+
+    def fixed(x: Tensor) -> Tensor:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            return branch(x)
+        hooks = [m.register_forward_pre_hook(record) for m in norms] if statistics == "first" else []
+        try:
+            out = branch(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        for m in norms:  # the later calls: one fixed f_n
+            if statistics == "first":
+                m.forward = _normalise_with(m, *recorded[m])
+            else:
+                m.training = False
+        return out
+
+    try:
+        yield fixed
+    finally:
+        for m in norms:  # every one was in training mode on entry
+            m.__dict__.pop("forward", None)
+            m.training = True

@@ -1,81 +1,94 @@
-"""Continuous ODE blocks on torchdiffeq: SONet's skew-symmetric block and a plain neural ODE.
+"""The continuous family on torchdiffeq: the plain neural ODE as a scheme, and SONet's skew block.
 
-SONet (Huang et al. 2021, "Adversarial robustness of stabilized neural ODEs
-might be from obfuscated gradients") integrates a coupled state (x, z),
+**The neural ODE scheme** (``"ode"``, Chen et al. 2018) is the continuous limit of explicit Euler
+over the same backbones: where Euler takes x_{n+1} = x_n + h·f_n(x_n), block n integrates
+
+    dx/dt = f_n(x),   x(0) = x_n,   x_{n+1} = x(T),
+
+with f_n the block's residual branch, so every backbone also makes a neural ODE network. A block
+that changes shape takes the explicit Euler step s_n(x_n) + f_n(x_n) (f_n cannot be integrated
+between two shapes). ODENet (paper D, D-table2) is this scheme on its own backbone.
+
+**SONet's skew-symmetric block** (Huang et al. 2021, "Adversarial robustness of stabilized neural
+ODEs might be from obfuscated gradients", eq 3) is a block type, not a scheme: it integrates a
+coupled state (x, z) whose two parts have different shapes,
 
     dz/dt = σ(K·x − γ·z),    dx/dt = σ(−Kᵀ·z − γ·x),    t ∈ [0, T],
+    x(0) = x_k,  z(0) = z_k,  output z(T),
 
-K a bias-free convolution (or, in the linear classification block, a linear
-map) and Kᵀ its adjoint: the transposed convolution with the *same* kernel
-parameter. With σ the identity and γ = 0 the vector field is
-[[0, −Kᵀ], [K, 0]]·(x, z), a skew-symmetric matrix, so the flow preserves
-‖(x, z)‖. σ is LeakyReLU (strictly increasing); γ ≥ 0 damps (default 0 as in
-the paper, exposed here). The block maps x(0) = input to z(T); a stride-2 K
-makes the block downsample. The linear classification block starts from a
-constant z(0) and returns z(T) as the logits.
+K a bias-free convolution (or, in the classification block, a linear map) and Kᵀ its adjoint:
+the transposed convolution with the *same* kernel parameter. With σ the identity and γ = 0 the
+vector field is [[0, −Kᵀ], [K, 0]]·(x, z), a skew-symmetric matrix, so the flow preserves
+‖(x, z)‖; with γ > 0 it never increases it (D Theorem 3.1). A stride-2 K makes the block
+downsample.
 
-The plain neural ODE block (ODENet) integrates dx/dt = f(x) with
-f = GroupNorm–ReLU–conv–GroupNorm–ReLU–conv (Chen et al. 2018).
+Decisions where paper D is silent, from the authors' public code (yao-lab/SONet,
+``models/misc.py``):
 
-Settings (:class:`ODESettings`): the solver (euler, rk4 — torchdiffeq's rk4 is
-the 3/8 rule —, adaptive_heun, bosh3, dopri5), rtol/atol, the integration time
-T, the fixed step size of fixed-grid solvers, the adjoint method, and recording
-of accepted step times and function evaluations per forward pass. Adaptive
-solvers can mask gradients (paper D): evaluate these models with the
-gradient-free and transfer attacks too. The adjoint method re-solves the ODE
-backwards in time; with LeakyReLU's kink its gradients differ from direct
-backpropagation by about 1e-3 relative (with a smooth field they agree to
+- σ is LeakyReLU with slope 0.01 (PyTorch's default, which that code uses).
+- Normalisation: GroupNorm with min(8, C) groups on both states before K and Kᵀ, and on both
+  outputs after σ (D Fig. 2 draws the GroupNorm ahead of the convolutions). ``norm=False``
+  gives the bare field of eq 3, for which Theorem 3.1 holds.
+- K is 3×3 (padding 1) at stride 1 and 4×4 (padding 1) at stride 2.
+- Feature blocks start from z(0) = x_k (D §4, "We set the initial condition z_k as x_k"),
+  channel-copied (repeated cyclically) up or cut down to the output channels and resampled to
+  the output size by nearest-neighbour interpolation where the shapes differ, as that code does;
+  ``z0="zero"`` starts from 0 instead (the proof of Theorem 3.1 names both).
+- The classification block starts from z(0) = 1 (D §4, "We set the initial condition z_k =
+  z(0) as 1"); the authors' code uses 0.1; ``class_z0`` is the setting.
+
+:class:`ODESettings` holds the solver (euler, rk4 — torchdiffeq's rk4 is the 3/8 rule —,
+adaptive_heun, bosh3, dopri5), rtol/atol, the integration time T, the fixed step size of
+fixed-grid solvers, the adjoint method, and recording of accepted step times and function
+evaluations per forward pass. Its defaults are paper D's (§5.1: "DOPRI5 solver … with 0.1 error
+tolerance", T = 1 in the authors' code). Adaptive solvers can mask gradients, more so at a large
+tolerance (D-table2, §6): evaluate these models with the gradient-free and transfer attacks too.
+The adjoint method re-solves the ODE backwards in time; with LeakyReLU's kink its gradients
+differ from direct backpropagation by about 1e-3 relative (with a smooth field they agree to
 solver tolerance), so direct backpropagation is the default.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import asdict, dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
+from stablenets.settings import check, setting, validate
+
 SOLVERS = ("euler", "rk4", "adaptive_heun", "bosh3", "dopri5")
 FIXED_GRID = ("euler", "rk4")
+SOLVER_ORDER = {"euler": 1, "rk4": 4, "adaptive_heun": 2, "bosh3": 3, "dopri5": 5}
+FEATURE_Z0 = ("input", "zero")
+LEAKY_SLOPE = 0.01
 
 
-@dataclass
+@dataclass(frozen=True)
 class ODESettings:
-    solver: str = "dopri5"
-    rtol: float = 1e-3
-    atol: float = 1e-3
-    t1: float = 1.0
-    step_size: float = 0.25
-    adjoint: bool = False
-    record_steps: bool = False
+    """How an ODE block integrates; checked on construction (a :class:`~stablenets.settings.SettingError`)."""
+
+    solver: str = setting("dopri5", "torchdiffeq method", choices=SOLVERS)
+    rtol: float = setting(0.1, "relative tolerance of adaptive solvers (paper D: 0.1)", gt=0)
+    atol: float = setting(0.1, "absolute tolerance of adaptive solvers (paper D: 0.1)", gt=0)
+    t1: float = setting(1.0, "integration time T", gt=0)
+    step_size: float = setting(0.25, "step of the fixed-grid solvers (euler, rk4)", gt=0)
+    adjoint: bool = setting(False, "gradients by the adjoint method instead of backpropagation",
+                            choices=(False, True))
+    record_steps: bool = setting(False, "record accepted step times on every forward pass", choices=(False, True))
 
     def __post_init__(self):
-        if self.solver not in SOLVERS:
-            raise ValueError(f"unknown ODE solver {self.solver!r}; choose one of {list(SOLVERS)}")
-        if not self.t1 > 0:
-            raise ValueError(f"integration time t1 must be positive, got {self.t1}")
+        validate(self, "ode")
 
 
-def channel_copy_lift(x: Tensor, channels: int) -> Tensor:
-    """Repeat the input channels cyclically up to ``channels`` (SONet's input lift)."""
-    reps = -(-channels // x.shape[1])
-    return x.repeat(1, reps, *([1] * (x.dim() - 2)))[:, :channels]
-
-
-class ChannelLift(nn.Module):
-    def __init__(self, channels: int):
-        super().__init__()
-        self.channels = channels
-
-    def forward(self, x: Tensor) -> Tensor:
-        return channel_copy_lift(x, self.channels)
-
-
-def group_norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm without affine parameters, with as many groups (≤ 32) as divide the channels."""
-    return nn.GroupNorm(math.gcd(32, channels), channels, affine=False)
+def ode_settings(settings: ODESettings | dict | None) -> ODESettings:
+    """An :class:`ODESettings` from itself, a dict of its fields, or None (paper D's defaults)."""
+    if isinstance(settings, ODESettings):
+        return settings
+    return ODESettings(**(settings or {}))
 
 
 class VectorField(nn.Module):
@@ -85,11 +98,13 @@ class VectorField(nn.Module):
         super().__init__()
         self.nfe = 0
         self.record_steps = False
+        self.fixed_grid = False
         self.step_times: list[Tensor] = []
 
-    def reset(self, record_steps: bool) -> None:
+    def reset(self, record_steps: bool, fixed_grid: bool) -> None:
         self.nfe = 0
         self.record_steps = record_steps
+        self.fixed_grid = fixed_grid
         self.step_times = []
 
     def forward(self, t: Tensor, state):
@@ -108,35 +123,33 @@ class VectorField(nn.Module):
             self.step_times.append((t0 + dt).detach())
 
 
-class ODEBlock(nn.Module):
-    """Integrates ``self.field`` over [0, T] with the block's :class:`ODESettings`."""
+def integrate(field: VectorField, state, s: ODESettings):
+    """The state at T of dstate/dt = field(state), state(0) = ``state`` (a tensor or a tuple)."""
+    import torchdiffeq
 
-    def __init__(self, field: VectorField, settings: ODESettings | None):
+    field.reset(s.record_steps, s.solver in FIXED_GRID)
+    first = state[0] if isinstance(state, tuple) else state
+    t = torch.tensor([0.0, s.t1], device=first.device, dtype=first.dtype)
+    # Adaptive solvers would step past T and interpolate back; step_t makes them land on T.
+    options = {"step_size": s.step_size} if s.solver in FIXED_GRID else {"step_t": t[1:]}
+    solve = torchdiffeq.odeint_adjoint if s.adjoint else torchdiffeq.odeint
+    extra = {"adjoint_params": tuple(field.parameters())} if s.adjoint else {}
+    with warnings.catch_warnings():  # fixed-grid solvers report steps through callback_step instead
+        warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
+        out = solve(field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver, options=options, **extra)
+    return tuple(o[-1] for o in out) if isinstance(out, tuple) else out[-1]
+
+
+class ODEBlock(nn.Module):
+    """A module that integrates ``self.field`` over [0, T] with its :class:`ODESettings`."""
+
+    def __init__(self, field: VectorField, settings: ODESettings | dict | None):
         super().__init__()
         self.field = field
-        self.settings = settings or ODESettings()
+        self.settings = ode_settings(settings)
 
     def integrate(self, state):
-        import torchdiffeq
-
-        s = self.settings
-        self.field.reset(s.record_steps)
-        self.field.fixed_grid = s.solver in FIXED_GRID
-        first = state[0] if isinstance(state, tuple) else state
-        t = torch.tensor([0.0, s.t1], device=first.device, dtype=first.dtype)
-        # Adaptive solvers would step past T and interpolate back; step_t makes them land on T.
-        options = {"step_size": s.step_size} if s.solver in FIXED_GRID else {"step_t": t[1:]}
-        with warnings.catch_warnings():  # fixed-grid solvers report steps through callback_step instead
-            warnings.filterwarnings("ignore", message="Solver .* does not support callbacks")
-            out = self._solve(torchdiffeq, state, t, options)
-        return tuple(o[-1] for o in out) if isinstance(out, tuple) else out[-1]
-
-    def _solve(self, torchdiffeq, state, t, options):
-        s = self.settings
-        if s.adjoint:
-            return torchdiffeq.odeint_adjoint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver,
-                                              options=options, adjoint_params=tuple(self.field.parameters()))
-        return torchdiffeq.odeint(self.field, state, t, rtol=s.rtol, atol=s.atol, method=s.solver, options=options)
+        return integrate(self.field, state, self.settings)
 
     def last_solve(self) -> dict:
         """Function evaluations and accepted step end times of the last forward pass."""
@@ -144,109 +157,187 @@ class ODEBlock(nn.Module):
         return {"nfe": self.field.nfe, "step_times": times, **asdict(self.settings)}
 
 
-def _leaky(v: Tensor, negative_slope: float | None) -> Tensor:
+# ----------------------------------------------------------------------------- the neural ODE scheme
+
+class BranchField(VectorField):
+    """dx/dt = f_n(x) for a residual branch f_n; the branch is lent for one solve (it belongs to its block)."""
+
+    def __init__(self):
+        super().__init__()
+        self.call = None
+
+    def evaluate(self, x):
+        return self.call(x)
+
+
+class ODEStep(SchemeStep, ODEBlock):
+    def __init__(self, settings: ODESettings, statistics: str):
+        ODEBlock.__init__(self, BranchField(), settings)
+        self.statistics = statistics
+
+    def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
+        with repeated_branch(block.branch, self.statistics) as f:
+            if not block.same_shape:
+                return history[0] + f(x)
+            self.field.call = f
+            try:
+                return self.integrate(x)
+            finally:
+                self.field.call = None
+
+
+class NeuralODE(Scheme):
+    """x_{n+1} = x(T) of dx/dt = f_n(x), x(0) = x_n; shape-changing blocks take the Euler step.
+
+    Args: the fields of :class:`ODESettings`, and ``statistics``: how a branch's BatchNorm layers
+    treat the many evaluations of one solve (see :func:`~stablenets.schemes.base.repeated_branch`;
+    default ``"first"``, the batch statistics of the first evaluation in training).
+    """
+
+    name = "ode"
+    explicit = True
+    n_history = 1
+
+    def __init__(self, solver: str = "dopri5", rtol: float = 0.1, atol: float = 0.1, t1: float = 1.0,
+                 step_size: float = 0.25, adjoint: bool = False, record_steps: bool = False,
+                 statistics: str = "first"):
+        self.ode = ODESettings(solver=solver, rtol=rtol, atol=atol, t1=t1, step_size=step_size, adjoint=adjoint,
+                               record_steps=record_steps)
+        self.statistics = check("ode.statistics", statistics, choices=BRANCH_STATISTICS)
+
+    @property
+    def order(self) -> int:
+        """The order of the solver (adaptive solvers: the order of the solution they propagate)."""
+        return SOLVER_ORDER[self.ode.solver]
+
+    def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
+        return ODEStep(self.ode, self.statistics)
+
+    def settings(self) -> dict:
+        return {**asdict(self.ode), "statistics": self.statistics}
+
+
+# ----------------------------------------------------------------------------- SONet's skew blocks
+
+def channel_copy(x: Tensor, channels: int) -> Tensor:
+    """Repeat the channels cyclically up to ``channels``, or keep the first ``channels`` (D §4's channel copy)."""
+    reps = -(-channels // x.shape[1])
+    return x.repeat(1, reps, *([1] * (x.dim() - 2)))[:, :channels]
+
+
+def group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm with min(8, C) groups, as the authors' SONet code normalises."""
+    return nn.GroupNorm(min(8, channels), channels)
+
+
+def _sigma(v: Tensor, negative_slope: float | None) -> Tensor:
     return v if negative_slope is None else F.leaky_relu(v, negative_slope)
 
 
 class SkewConvField(VectorField):
-    """(dx, dz) = (σ(−Kᵀz − γx), σ(Kx − γz)) with K a bias-free 3×3 convolution."""
+    """(dx, dz) = (σ(−Kᵀz − γx), σ(Kx − γz)) with K a bias-free convolution (3×3, or 4×4 at stride 2)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, gamma: float,
                  negative_slope: float | None, norm: bool):
         super().__init__()
-        self.kernel = nn.Parameter(torch.empty(out_channels, in_channels, 3, 3))
+        check("stride", stride, choices=(1, 2))
+        size = 4 if stride == 2 else 3
+        self.kernel = nn.Parameter(torch.empty(out_channels, in_channels, size, size))
         nn.init.kaiming_uniform_(self.kernel, a=5 ** 0.5)
         self.stride = stride
-        self.gamma = float(gamma)
+        self.gamma = float(check("gamma", gamma, ge=0))
         self.negative_slope = negative_slope
-        self.norm_z = group_norm(out_channels) if norm else nn.Identity()
-        self.norm_x = group_norm(in_channels) if norm else nn.Identity()
+        norms = [group_norm(c) if norm else nn.Identity() for c in (in_channels, out_channels) * 2]
+        self.norm_x, self.norm_z, self.norm_dx, self.norm_dz = norms
 
     def apply_k(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.kernel, stride=self.stride, padding=1)
 
     def apply_k_transpose(self, z: Tensor, x_shape: torch.Size) -> Tensor:
         """The adjoint of ``apply_k``: the transposed convolution with the same kernel."""
-        pad = tuple(x_shape[d] - ((z.shape[d] - 1) * self.stride + 1) for d in (-2, -1))
+        size = self.kernel.shape[-1]
+        pad = tuple(x_shape[d] - ((z.shape[d] - 1) * self.stride - 2 + size) for d in (-2, -1))
         return F.conv_transpose2d(z, self.kernel, stride=self.stride, padding=1, output_padding=pad)
+
+    def output_size(self, x: Tensor) -> tuple[int, int]:
+        size = self.kernel.shape[-1]
+        return tuple((x.shape[d] + 2 - size) // self.stride + 1 for d in (-2, -1))
 
     def evaluate(self, state):
         x, z = state
-        dz = _leaky(self.norm_z(self.apply_k(x)) - self.gamma * z, self.negative_slope)
-        dx = _leaky(self.norm_x(-self.apply_k_transpose(z, x.shape)) - self.gamma * x, self.negative_slope)
-        return dx, dz
+        x_in, z_in = self.norm_x(x), self.norm_z(z)
+        dz = _sigma(self.apply_k(x_in) - self.gamma * z_in, self.negative_slope)
+        dx = _sigma(-self.apply_k_transpose(z_in, x.shape) - self.gamma * x_in, self.negative_slope)
+        return self.norm_dx(dx), self.norm_dz(dz)
 
 
 class SkewODEBlock(ODEBlock):
-    """SONet's skew-symmetric block: x(0) = input (C_in, H, W), z(0) = 0, output z(T) (C_out, H/s, W/s)."""
+    """SONet's feature block f_ODENet-k: x(0) = input (C_in, H, W), z(0) per ``z0``, output z(T) (C_out, H/s, W/s)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, gamma: float = 0.0,
-                 negative_slope: float | None = 0.2, norm: bool = True, settings: ODESettings | None = None):
+                 negative_slope: float | None = LEAKY_SLOPE, norm: bool = True, z0: str = "input",
+                 settings: ODESettings | dict | None = None):
         super().__init__(SkewConvField(in_channels, out_channels, stride, gamma, negative_slope, norm), settings)
+        self.z0 = check("z0", z0, choices=FEATURE_Z0)
+        self.in_channels, self.out_channels = in_channels, out_channels
+
+    def initial_z(self, x: Tensor) -> Tensor:
+        size = self.field.output_size(x)
+        if self.z0 == "zero":
+            return x.new_zeros(x.shape[0], self.out_channels, *size)
+        z = F.interpolate(x, size=size, mode="nearest") if tuple(x.shape[-2:]) != size else x
+        return channel_copy(z, self.out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        f = self.field
-        h = (x.shape[-2] - 1) // f.stride + 1
-        w = (x.shape[-1] - 1) // f.stride + 1
-        z0 = x.new_zeros(x.shape[0], f.kernel.shape[0], h, w)
-        return self.integrate((x, z0))[1]
+        return self.integrate((x, self.initial_z(x)))[1]
 
 
 class SkewLinearField(VectorField):
-    """(dx, dz) = (σ(−Wᵀz − γx), σ(Wx − γz)) with W a bias-free linear map."""
+    """(dx, dz) = (σ(−Wᵀz − γx + b_x), σ(Wx − γz + b_z)) with W a linear map."""
 
-    def __init__(self, in_features: int, num_classes: int, gamma: float, negative_slope: float | None):
+    def __init__(self, in_features: int, num_classes: int, gamma: float, negative_slope: float | None,
+                 bias: bool):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(num_classes, in_features))
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
-        self.gamma = float(gamma)
+        if bias:
+            bound = in_features ** -0.5
+            self.bias_x = nn.Parameter(torch.empty(in_features).uniform_(-bound, bound))
+            self.bias_z = nn.Parameter(torch.empty(num_classes).uniform_(-bound, bound))
+        else:
+            self.bias_x = self.bias_z = None
+        self.gamma = float(check("gamma", gamma, ge=0))
         self.negative_slope = negative_slope
 
     def evaluate(self, state):
         x, z = state
-        dz = _leaky(x @ self.weight.t() - self.gamma * z, self.negative_slope)
-        dx = _leaky(-(z @ self.weight) - self.gamma * x, self.negative_slope)
-        return dx, dz
+        dz = F.linear(x, self.weight, self.bias_z) - self.gamma * z
+        dx = F.linear(z, -self.weight.t(), self.bias_x) - self.gamma * x
+        return _sigma(dx, self.negative_slope), _sigma(dz, self.negative_slope)
 
 
 class SkewLinearODEClassifier(ODEBlock):
-    """SONet's linear classification block: z(0) = a constant vector, logits = z(T)."""
+    """SONet's classification block f_ODENet-class: x(0) = pooled features, z(0) = ``z0``·1, logits = z(T).
 
-    def __init__(self, in_features: int, num_classes: int, gamma: float = 0.0, z0: float = 0.0,
-                 negative_slope: float | None = 0.2, settings: ODESettings | None = None):
-        super().__init__(SkewLinearField(in_features, num_classes, gamma, negative_slope), settings)
-        self.z0 = float(z0)
+    The biases are the authors' code's (D's footnote 1: the analysis holds with biases too).
+    """
+
+    def __init__(self, in_features: int, num_classes: int, gamma: float = 0.0, z0: float = 1.0,
+                 negative_slope: float | None = LEAKY_SLOPE, bias: bool = True,
+                 settings: ODESettings | dict | None = None):
+        super().__init__(SkewLinearField(in_features, num_classes, gamma, negative_slope, bias), settings)
+        self.z0 = float(check("class_z0", z0))
+        self.num_classes = num_classes
+
+    def initial_z(self, x: Tensor) -> Tensor:
+        return x.new_full((x.shape[0], self.num_classes), self.z0)
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.flatten(1)
-        z0 = x.new_full((x.shape[0], self.field.weight.shape[0]), self.z0)
-        return self.integrate((x, z0))[1]
-
-
-class ConvField(VectorField):
-    """f(x) = conv(ReLU(GN(conv(ReLU(GN(x)))))), the plain neural ODE's field."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-        self.net = nn.Sequential(
-            group_norm(channels), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
-            group_norm(channels), nn.ReLU(), nn.Conv2d(channels, channels, 3, padding=1),
-        )
-
-    def evaluate(self, x):
-        return self.net(x)
-
-
-class PlainODEBlock(ODEBlock):
-    """A neural ODE block dx/dt = f(x); the output is x(T)."""
-
-    def __init__(self, channels: int, settings: ODESettings | None = None):
-        super().__init__(ConvField(channels), settings)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.integrate(x)
+        return self.integrate((x, self.initial_z(x)))[1]
 
 
 def ode_blocks(model: nn.Module) -> list[ODEBlock]:
-    """Every continuous block of a model, in order."""
+    """Every continuous block of a model, in order (skew blocks and the neural ODE scheme's steps)."""
     return [m for m in model.modules() if isinstance(m, ODEBlock)]
+

@@ -19,62 +19,50 @@ inner gradients are detached, since nothing differentiates through them).
 Blocks that change shape (s_n a projection) take the explicit step: f_n cannot
 be evaluated at a state of the output shape.
 
-The inner evaluations f_n(x^k) use BatchNorm's running statistics, in training
-as in evaluation. The implicit equation needs one fixed f_n; with batch
-statistics f_n would change with every iterate, and the iterates (distributed
-like x_{n+1}, not x_n) would pollute the running statistics, so that a model
-trained at 88% scored 9% in eval mode. Only the first call, f_n(x_n), trains
-the statistics.
+The implicit equation needs one fixed f_n. How its BatchNorm layers make it one is the setting
+``statistics`` (see :func:`~stablenets.schemes.base.repeated_branch`): by default (``"first"``)
+every inner evaluation f_n(x^k) normalises with the batch statistics of the explicit start's call
+f_n(x_n) in training, and with the running statistics in evaluation, so the inner steps minimise
+the residual of the same f_n that starts them, in training as in evaluation; only f_n(x_n) trains
+the running statistics. ``"running"`` (the inner calls use the running statistics in training
+too) was this library's earlier rule: in training the start and the inner steps then see two
+different functions. ``"each"`` (every call its own batch statistics) lets the iterates, distributed
+like x_{n+1}, pollute the running statistics, and eval-mode accuracy collapses.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep
-
-
-@contextmanager
-def running_statistics(norms: Sequence[nn.Module]):
-    """Put the given normalisation layers in eval mode for the duration, then restore their modes."""
-    modes = [m.training for m in norms]
-    for m in norms:
-        m.training = False
-    try:
-        yield
-    finally:
-        for m, mode in zip(norms, modes):
-            m.training = mode
+from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
+from stablenets.settings import check
 
 
 class ImplicitStep(SchemeStep):
-    def __init__(self, iterations: int, gamma: float, create_graph: bool):
+    def __init__(self, iterations: int, gamma: float, create_graph: bool, statistics: str):
         super().__init__()
         self.iterations = iterations
         self.gamma = gamma
         self.create_graph = create_graph
-        self._norms: list[nn.Module] | None = None  # this step's block's BatchNorms, found once
-
-    def batch_norms(self, block: ResidualBlock) -> list[nn.Module]:
-        if self._norms is None:
-            self._norms = [m for m in block.branch.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-        return self._norms
+        self.statistics = statistics
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
-        explicit = history[0] + block.branch(x)
         if self.iterations == 0 or not block.same_shape:
-            return explicit
+            return history[0] + block.branch(x)
+        with repeated_branch(block.branch, self.statistics) as f:
+            return self.solve(f, x, history[0] + f(x))
+
+    def solve(self, f, x: Tensor, explicit: Tensor) -> Tensor:
         differentiate = self.create_graph and torch.is_grad_enabled()
         anchor = x if differentiate else x.detach()
         state = explicit if differentiate else explicit.detach()
-        with torch.enable_grad(), running_statistics(self.batch_norms(block)):
+        with torch.enable_grad():
             for _ in range(self.iterations):
                 if not state.requires_grad:
                     state = state.detach().requires_grad_(True)
-                residual = state - anchor - block.branch(state)
+                residual = state - anchor - f(state)
                 (grad,) = torch.autograd.grad(residual.pow(2).sum(), state, create_graph=differentiate)
                 state = state - self.gamma * grad
                 if not differentiate:
@@ -93,17 +81,16 @@ class ImplicitEuler(Scheme):
     explicit = False
     n_history = 1
 
-    def __init__(self, iterations: int = 1, gamma: float = 0.1, create_graph: bool = True):
-        if iterations < 0:
-            raise ValueError(f"iterations K must be ≥ 0, got {iterations}")
-        if gamma < 0:
-            raise ValueError(f"step size gamma must be ≥ 0, got {gamma}")
-        self.iterations = int(iterations)
-        self.gamma = float(gamma)
+    def __init__(self, iterations: int = 1, gamma: float = 0.1, create_graph: bool = True,
+                 statistics: str = "first"):
+        self.iterations = int(check("implicit.iterations", iterations, ge=0, integer=True))
+        self.gamma = float(check("implicit.gamma", gamma, ge=0))
         self.create_graph = bool(create_graph)
+        self.statistics = check("implicit.statistics", statistics, choices=BRANCH_STATISTICS)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
-        return ImplicitStep(self.iterations, self.gamma, self.create_graph)
+        return ImplicitStep(self.iterations, self.gamma, self.create_graph, self.statistics)
 
     def settings(self) -> dict:
-        return {"iterations": self.iterations, "gamma": self.gamma, "create_graph": self.create_graph}
+        return {"iterations": self.iterations, "gamma": self.gamma, "create_graph": self.create_graph,
+                "statistics": self.statistics}

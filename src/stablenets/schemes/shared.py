@@ -2,10 +2,21 @@
 
     x_{n+1} = g_n^{(r)}(x_n),   g_n(x) = x + f_n(x)
 
-Each same-shape block is applied r times with the same weights (r = K + 1
-matches the number of branch evaluations of IE-skip with K inner steps, so the
-comparison isolates the implicit step from the extra compute). Blocks that
-change shape are applied once. r = 1 is the ResNet.
+Each same-shape block is applied r times with the same weights (r = K + 1 matches the number of
+branch evaluations of IE-skip with K inner steps, so the comparison isolates the implicit step from
+the extra compute). Blocks that change shape are applied once. r = 1 is the ResNet.
+
+Paper C's SwResNet-58 (C-table6, §6.2) shares "weights of two adjacent residual blocks with the
+same dimension" of ResNet-34: r = 2 on every block except the first of each stage, 12 of the 16
+basic blocks, so 34 + 2·12 = 58 layers run. ``repeat_first=False`` gives that rule: the chain's
+first block, which opens the first stage even when it keeps the shape, is applied once like the
+other stage openers (the shape-changing blocks). With ``repeat_first=True`` (the default) every
+same-shape block is repeated.
+
+g_n is one fixed function within a forward pass: the branch's BatchNorm layers follow
+``statistics`` (see :func:`~stablenets.schemes.base.repeated_branch`; default ``"first"``, the
+batch statistics of the first application in training). ``"each"`` is a module simply called r
+times (each call its own batch statistics, each updating the running statistics).
 """
 from __future__ import annotations
 
@@ -13,19 +24,23 @@ from typing import Sequence
 
 from torch import Tensor
 
-from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep
+from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
+from stablenets.settings import check
 
 
 class RepeatStep(SchemeStep):
-    def __init__(self, repeats: int):
+    def __init__(self, repeats: int, statistics: str):
         super().__init__()
         self.repeats = repeats
+        self.statistics = statistics
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
-        state = history[0] + block.branch(x)
-        if block.same_shape:
+        if self.repeats == 1:
+            return history[0] + block.branch(x)
+        with repeated_branch(block.branch, self.statistics) as f:
+            state = history[0] + f(x)
             for _ in range(self.repeats - 1):
-                state = state + block.branch(state)
+                state = state + f(state)
         return state
 
 
@@ -37,13 +52,14 @@ class SharedWeights(Scheme):
     explicit = True
     n_history = 1
 
-    def __init__(self, repeats: int = 2):
-        if repeats < 1:
-            raise ValueError(f"repeats must be ≥ 1, got {repeats}")
-        self.repeats = int(repeats)
+    def __init__(self, repeats: int = 2, repeat_first: bool = True, statistics: str = "first"):
+        self.repeats = int(check("shared.repeats", repeats, ge=1, integer=True))
+        self.repeat_first = bool(repeat_first)
+        self.statistics = check("shared.statistics", statistics, choices=BRANCH_STATISTICS)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
-        return RepeatStep(self.repeats)
+        once = not block.same_shape or (index == 0 and not self.repeat_first)
+        return RepeatStep(1 if once else self.repeats, self.statistics)
 
     def settings(self) -> dict:
-        return {"repeats": self.repeats}
+        return {"repeats": self.repeats, "repeat_first": self.repeat_first, "statistics": self.statistics}

@@ -94,7 +94,7 @@ class RunConfig:
     channels_last: bool = True     # channels_last memory format on CUDA
     compile: bool = False          # torch.compile the training forward
     compile_backend: str = "inductor"  # torch.compile backend ("eager" checks the plumbing only)
-    compile_mode: str = "default"  # inductor's mode; "reduce-overhead" = CUDA graphs (2x resnet-20 on an H100)
+    compile_mode: str = "default"  # inductor's mode; "reduce-overhead" = CUDA graphs
     progress: bool = True          # tqdm bars (quiet when not on a terminal)
 
 

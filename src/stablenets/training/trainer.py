@@ -20,8 +20,8 @@ the epoch, the step and the last good checkpoint, which is left untouched.
 On CUDA, training runs under bf16 autocast with channels_last inputs and weights
 (settings ``run.amp``, ``run.channels_last``); test accuracy and the robustness
 evaluation always run in float32. ``run.compile`` wraps the training forward in
-``torch.compile`` (``run.compile_mode="reduce-overhead"`` adds CUDA graphs: resnet-20 trains at
-about 97k images/s on an H100 against 47k eager, docs/benchmarks/gpu.md).
+``torch.compile`` (``run.compile_mode="reduce-overhead"`` adds CUDA graphs; measured speeds are in
+the README's "Performance" section).
 """
 from __future__ import annotations
 
