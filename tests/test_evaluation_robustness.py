@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from stablenets.evaluation import evaluate_robustness, get_suite, list_suites, write_report
+from stablenets.evaluation.report import report_paths, to_table
 from stablenets.evaluation.checks import preflight
 from stablenets.evaluation.suites import apply_overrides, parse_overrides
 
@@ -151,7 +152,16 @@ def test_report_is_written_atomically_with_every_number(tmp_path):
                           "large_eps": [1.0]}
     r = evaluate_robustness(model, x, y, cfg, progress=False)
     json_path, md_path = write_report(r, tmp_path / "run")
-    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([json_path.name, md_path.name])
+    html_path = report_paths(tmp_path / "run", r)["html"]
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == sorted([json_path.name, md_path.name,
+                                                                          html_path.name])
+    html = html_path.read_text()
+    assert html.count("data:image/png;base64,") >= 2 and "<script" not in html and "src='http" not in html
+    assert f"{100 * r['clean']:.2f}" in html
+    table = to_table(r)
+    assert table.splitlines()[2].split()[:2] == ["clean", f"{100 * r['clean']:.2f}"]
+    assert all(f"{100 * acc:.2f}" in table for res in r["attacks"].values() for acc in res["accuracy"].values())
+    assert "WORST CASE" in table
     back = json.loads(json_path.read_text())
     assert back["clean"] == r["clean"] and back["worst_case"] == r["worst_case"]
     assert back["diagnostics"]["flags"] == r["diagnostics"]["flags"]

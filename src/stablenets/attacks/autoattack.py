@@ -89,6 +89,21 @@ class _Records(logging.Handler):
         self.messages.append((record.levelno, record.getMessage()))
 
 
+def _reset_dynamic_check(backend: str) -> None:
+    """Zero the call counters of AutoAttack's dynamic-defence check.
+
+    Both packages keep them in a module-level dict (``checks.funcs``) that is never reset, so
+    once one model that calls autograd in its forward was checked, every later run in the same
+    process would warn "dynamic defense" too.
+    """
+    try:
+        checks = importlib.import_module(f"{backend}.checks")
+    except ImportError:
+        return
+    for key in getattr(checks, "funcs", {}):
+        checks.funcs[key] = 0
+
+
 def _fit_classes(aa, classes: int) -> list[str]:
     """Standard AutoAttack targets 9 classes; with fewer, target all others (APGD-T needs ≥ 4 classes)."""
     if classes >= 10:
@@ -125,6 +140,7 @@ def autoattack_run(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: floa
     aa_norm = {"linf": "Linf", "l2": "L2"}[norm.value]
     with attack_mode(model), torch.no_grad():
         classes = int(model(x[:1]).shape[1])
+    _reset_dynamic_check(backend)
     caught: list[str] = []
     lines: list[str] = []
     with attack_mode(model), warnings.catch_warnings(record=True) as raised:

@@ -1,7 +1,8 @@
 """``stablenets evaluate CHECKPOINT [CHECKPOINT ...] --suite NAME``: run a suite and write the report.
 
     stablenets evaluate runs/zerosnet-opt-20/model.safetensors --suite D --n 1000 \\
-        --set attacks.pgd.steps=50 --set diagnostics.n=500
+        --set attacks.pgd20.steps=50 --set diagnostics.n=500 --set eps.linf=[0.3]
+    stablenets evaluate runs/sonet/model.safetensors --suite D --set solver.solver=euler   # solver at evaluation time
     stablenets evaluate runs/a runs/b runs/c --suite A --out runs/ensemble   # an ensemble (paper A Table 6)
 
 Several checkpoints are evaluated as one ensemble: the average of their logits.
@@ -94,8 +95,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
                             "preset": meta.get("preset")}
     first = args.checkpoint[0]
     run_dir = first if first.is_dir() else first.parent
+    from stablenets.evaluation.report import report_paths, to_table
+
     json_path, md_path = write_report(result, args.out or run_dir)
-    flags = result["flags_raised"]
-    print(f"clean {100 * result['clean']:.2f}%  "
-          f"gradient-masking flags: {', '.join(flags) if flags else 'none'}\n{json_path}\n{md_path}")
+    print(f"{to_table(result)}\n{json_path}\n{md_path}\n{report_paths(args.out or run_dir, result)['html']}")
     return 0
