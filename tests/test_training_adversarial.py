@@ -6,7 +6,8 @@ import torch
 
 from stablenets.attacks import pgd
 from stablenets.data import load
-from stablenets.training import TrainConfig, apply_overrides, load_model, train
+from stablenets.checkpoint import load_model
+from stablenets.training import TrainConfig, apply_overrides, train
 from stablenets.training.modes import trades_adversary
 
 

@@ -2,8 +2,9 @@
 
 Subcommands: models, data, train, evaluate, analyze, demo. Each area of the
 library registers its own subcommand (``register(subparsers)``) and returns an
-exit code; this module only assembles them and turns a user's mistake
-(ValueError, FileNotFoundError) into one clear line and exit status 2.
+exit code; this module only assembles them and turns a user's mistake (ValueError, including
+SettingError and CheckpointError; an OSError such as a missing file or an unwritable output)
+into one clear line on stderr and exit status 2, and Ctrl-C into one line and exit status 130.
 """
 from __future__ import annotations
 
@@ -54,9 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
         return 0
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        message = err.args[0] if err.args else str(err)
-        print(f"stablenets {args.command}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"stablenets {args.command}: interrupted (Ctrl-C); finished epochs and written files are kept, "
+              f"a training run continues with --resume", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError) as err:
+        message = err.args[0] if err.args and isinstance(err.args[0], str) and not isinstance(err, OSError) \
+            else str(err)
+        print(f"stablenets {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
         return 2
 
 

@@ -127,7 +127,7 @@ def create_model(name: str, num_classes: int = 10, strict: bool = False, **overr
     preset = get_preset(name)
     args = resolve_arguments(preset, num_classes, dict(overrides), strict)
     model = preset.builder(**args)
-    model.stablenets_config = {"name": name, "num_classes": num_classes, "strict": strict,
+    model.stablenets_config = {"name": name, "num_classes": num_classes,
                                "overrides": {k: v for k, v in overrides.items() if v is not None}}
     return model
 

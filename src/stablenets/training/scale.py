@@ -2,12 +2,13 @@
 
 Smoke scale keeps the experiment's objective, optimiser, schedule kind and evaluation
 suite, and shrinks everything with a size: 1 epoch of 2 steps of 8 samples, 16 test
-points, PGD/TRADES inner steps ≤ 2, the suite's attacks ≤ 2 steps with one restart, no
-masking diagnostics and no AutoAttack, and the model to the smallest preset of its family
+points, PGD/TRADES inner steps ≤ 2, and the model to the smallest preset of its family
 (the depth in the name replaced by 8, e.g. in-resnet-110 → in-resnet-8; other families by
 the table below; ODE blocks integrate with one Euler step). When the data set is not on
 disk the run falls back to the embedded MNIST (images), generated moons (points) or
 synthetic character codes (text), and the log says so.
+The suite itself is shrunk by the evaluation package
+(:func:`stablenets.evaluation.smoke.smoke_overrides`), which the pipeline applies.
 It checks that the experiment runs end to end, not what it measures.
 """
 from __future__ import annotations
@@ -42,26 +43,6 @@ def smoke_model(name: str) -> str:
     return name
 
 
-def _shrink_suite(cfg: TrainConfig) -> dict:
-    from stablenets.evaluation import get_suite
-
-    suite = get_suite(cfg.eval.suite, dict(cfg.eval.overrides))
-    out = dict(cfg.eval.overrides)
-    out["diagnostics.enabled"] = False
-    for name, entry in suite["attacks"].items():
-        for key, cap in (("steps", 2), ("restarts", 1), ("samples", 8), ("binary_search_steps", 1)):
-            if key in entry and isinstance(entry[key], int):
-                out[f"attacks.{name}.{key}"] = min(entry[key], cap)
-        if entry["attack"] == "autoattack":  # thousands of queries per point: not at smoke scale
-            out[f"attacks.{name}.eps"] = []
-        elif len(entry.get("eps", [])) > 1:
-            out[f"attacks.{name}.eps"] = entry["eps"][-1:]
-    c10 = suite["noise"].get("cifar10c")
-    if c10:
-        out["noise.cifar10c.severities"] = c10["severities"][-1:]
-    return out
-
-
 def smoke(cfg: TrainConfig) -> TrainConfig:
     """A copy of ``cfg`` that runs in seconds on a CPU (see the module docstring)."""
     cfg = copy.deepcopy(cfg)
@@ -79,7 +60,5 @@ def smoke(cfg: TrainConfig) -> TrainConfig:
     cfg.mode.steps = min(cfg.mode.steps, 2)
     cfg.schedule.milestones = []
     cfg.schedule.warmup_epochs = 0.0
-    if cfg.eval.suite:
-        cfg.eval.n = 16
-        cfg.eval.overrides = _shrink_suite(cfg)
+    cfg.eval.n = min(cfg.eval.n, 16)
     return cfg.validate()
