@@ -135,7 +135,7 @@ def test_suite_d_without_the_package_decides_before_any_work(monkeypatch):
     with pytest.raises(ValueError, match=r"pip install 'stablenets\[autoattack\]'"):
         evaluate_robustness(model, x, y, "D", {"autoattack.required": True}, progress=False)
     assert forward == []   # refused before the first forward pass
-    from stablenets.evaluation.suites import smoke_overrides
+    from stablenets.evaluation.smoke import smoke_overrides
 
     shrunk = {k: v for k, v in smoke_overrides("D").items() if not k.startswith("attacks.autoattack")}
     r = evaluate_robustness(model, x, y, "D", shrunk, progress=False)

@@ -38,7 +38,7 @@ from typing import Any
 from stablenets.settings import SettingError, check
 
 __all__ = ["SUITES", "get_suite", "list_suites", "apply_overrides", "parse_overrides", "attack_plan",
-           "validate_suite", "smoke_overrides", "STABLENETS"]
+           "validate_suite", "radii", "STABLENETS"]
 
 STABLENETS = "stablenets (stronger default)"
 NOISE_GROUPS = ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"]
@@ -85,12 +85,12 @@ def _pgd_as_published(steps: int, alpha: float, source: str, random_start: bool 
             "random_start": random_start, "keep_best": False, "loss": "ce"}
 
 
-def _paper_a(radii: list[float], table: str) -> dict:
+def _paper_a(radii_: list[float], table: str) -> dict:
     return {
         "paper": "Yang et al., ICML 2020 (In-ResNet), §4.2, " + table,
         "notes": "noise: the four CIFAR-10-C stochastic-noise groups (A §4.2), all five severities (one "
                  "CIFAR-10-C file per group); attacks: FGSM, IFGSM and PGD, α = 2/255, M = 20 (A §4.2)",
-        "eps": {"linf": radii},
+        "eps": {"linf": radii_},
         "noise": {"cifar10c": {"groups": NOISE_GROUPS, "severities": SEVERITIES}},
         "attacks": {
             "fgsm": {"attack": "fgsm", "source": "A §4.2 eq. (19)"},
@@ -299,7 +299,7 @@ def apply_overrides(suite: dict, overrides: dict[str, Any] | None) -> dict:
     return suite
 
 
-def _radii(name: str, value: Any) -> list:
+def radii(name: str, value: Any) -> list:
     """A list of radii; a scalar is one radius (never read as a sequence)."""
     if value is None or isinstance(value, (int, float)) and not isinstance(value, bool):
         return [value]
@@ -324,22 +324,22 @@ def attack_plan(cfg: dict, entries: dict | None = None, prefix: str = "attacks")
         if not isinstance(entry, dict) or "attack" not in entry:
             raise SettingError(f"{where}: an attack entry needs 'attack' (one of the registered attacks)")
         spec = get_attack_spec(entry["attack"])
-        values = {k: v for k, v in entry.items() if k not in META_KEYS}
-        norm = spec.norm.value if spec.norm is not None else str(values.get("norm", "linf"))
+        settings_values = {k: v for k, v in entry.items() if k not in META_KEYS}
+        norm = spec.norm.value if spec.norm is not None else str(settings_values.get("norm", "linf"))
         if "eps" in entry:
-            radii = _radii(f"{where}.eps", entry["eps"])
+            values = radii(f"{where}.eps", entry["eps"])
         elif spec.radius == "bound":
-            radii = [None]
+            values = [None]
         else:
             if norm not in suite_eps:
                 raise SettingError(f"{where}: no radius: give {where}.eps or eps.{norm} for the suite")
-            radii = _radii(f"eps.{norm}", suite_eps[norm])
+            values = radii(f"eps.{norm}", suite_eps[norm])
         ratio = entry.get("alpha_ratio")
         if ratio is not None:
             check(f"{where}.alpha_ratio", ratio, gt=0)
         per_radius = []
-        for eps in radii:
-            kw = dict(values)
+        for eps in values:
+            kw = dict(settings_values)
             if "eps" in {f for f in spec.settings.__dataclass_fields__}:
                 kw["eps"] = eps
             if ratio is not None and kw.get("alpha") is None and "alpha" in spec.settings.__dataclass_fields__:
@@ -347,7 +347,7 @@ def attack_plan(cfg: dict, entries: dict | None = None, prefix: str = "attacks")
                     raise SettingError(f"{where}.alpha_ratio needs a radius")
                 kw["alpha"] = float(ratio) * float(eps)
             per_radius.append(spec.make(kw, where))
-        plans.append({"name": name, "spec": spec, "settings": per_radius, "radii": radii,
+        plans.append({"name": name, "spec": spec, "settings": per_radius, "radii": values,
                       "source": entry.get("source", ""), "norm": norm})
     return plans
 
@@ -357,9 +357,9 @@ def validate_suite(cfg: dict) -> list[dict]:
     for key in ("noise", "attacks"):
         if not isinstance(cfg.get(key), dict):
             raise SettingError(f"{key}: must be a group of settings, got {cfg.get(key)!r}")
-    for norm, radii in (cfg.get("eps") or {}).items():
+    for norm, values in (cfg.get("eps") or {}).items():
         check("eps", norm, choices=("linf", "l2"))
-        for i, eps in enumerate(_radii(f"eps.{norm}", radii)):
+        for i, eps in enumerate(radii(f"eps.{norm}", values)):
             check(f"eps.{norm}[{i}]", eps, ge=0, le=1 if norm == "linf" else None)
     check("noise_seed", cfg.get("noise_seed", 0), integer=True, ge=0)
     check("seed", cfg.get("seed", 0), integer=True, ge=0)
@@ -412,42 +412,13 @@ def validate_suite(cfg: dict) -> list[dict]:
 
 
 def get_suite(name: str, overrides: dict[str, Any] | None = None) -> dict:
-    """The suite ``name`` with defaults filled in and ``overrides`` applied."""
+    """The suite ``name`` with defaults filled in and ``overrides`` applied, every setting checked
+    (:func:`validate_suite`: a SettingError names the first wrong one)."""
     if name not in SUITES:
         raise SettingError(f"unknown suite {name!r}; valid: {list_suites()}")
     suite = _merge({"name": name, "eps": {}, "noise": {}, "noise_seed": 0, "attacks": {}, "transfer": None,
                     "cascade": False, "diagnostics": DIAGNOSTICS, "adaptive": ADAPTIVE, "solver": SOLVER,
                     "autoattack": {"required": False}, "seed": 0}, SUITES[name])
-    return apply_overrides(suite, overrides)
-
-
-def smoke_overrides(name: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Overrides that shrink suite ``name`` to seconds on a CPU (for ``--scale smoke``).
-
-    Every attack keeps ≤ 2 steps, one restart, ≤ 8 SPSA samples and one search step, its largest
-    radius only; attacks that run over the whole set (AutoAttack: thousands of queries per
-    point) get no radius; CIFAR-10-C keeps its highest severity; no diagnostics.
-    """
-    from stablenets.attacks import get_attack_spec
-
-    suite = get_suite(name, overrides)
-    out = dict(overrides or {})
-    out["diagnostics.enabled"] = False
-    out["adaptive.enabled"] = False
-    for norm, radii in suite["eps"].items():
-        radii = _radii(f"eps.{norm}", radii)
-        if len(radii) > 1:
-            out[f"eps.{norm}"] = radii[-1:]
-    for attack, entry in suite["attacks"].items():
-        spec = get_attack_spec(entry["attack"])
-        for key, cap in (("steps", 2), ("restarts", 1), ("samples", 8), ("binary_search_steps", 1)):
-            if isinstance(entry.get(key), int):
-                out[f"attacks.{attack}.{key}"] = min(entry[key], cap)
-        if spec.whole_set:
-            out[f"attacks.{attack}.eps"] = []
-        elif len(_radii(attack, entry.get("eps", []))) > 1:
-            out[f"attacks.{attack}.eps"] = _radii(attack, entry["eps"])[-1:]
-    c10 = suite["noise"].get("cifar10c")
-    if c10:
-        out["noise.cifar10c.severities"] = c10["severities"][-1:]
-    return out
+    suite = apply_overrides(suite, overrides)
+    validate_suite(suite)
+    return suite
