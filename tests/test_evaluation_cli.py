@@ -76,7 +76,11 @@ def test_stablenets_evaluate_end_to_end_on_a_real_checkpoint(tmp_path, capsys):
     for res in report["attacks"].values():
         for key, size in res["max_perturbation"].items():
             assert size <= float(key) + 1e-6
-    assert "robustness-A.md" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "robustness-A.md" in printed and "robustness-A.html" in printed
+    # the printed table: clean, each attack at each radius, the worst case
+    assert f"{100 * report['clean']:.2f}" in printed and "WORST CASE" in printed
+    assert all(f"{100 * acc:.2f}" in printed for acc in report["attacks"]["pgd"]["accuracy"].values())
 
 
 def test_several_checkpoints_are_evaluated_as_one_ensemble(tmp_path):

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from stablenets.attacks.base import (Loss, Norm, attack_mode, check_attack_inputs, input_gradient,
-                                     project, steepest_step)
+from stablenets.attacks.base import Loss, Norm, attack_mode, check_attack_inputs, input_gradient, pgd_step
 from stablenets.settings import setting
 
 __all__ = ["fgsm", "FGSMSettings"]
@@ -40,4 +39,4 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 8 / 25
     check_attack_inputs(x, y, eps)
     with attack_mode(model):
         grad, _ = input_gradient(model, x, y, loss)
-        return project(x + steepest_step(grad, eps, norm), x, eps, norm).detach()
+        return pgd_step(x, grad, x, eps, eps, norm).detach()

@@ -35,6 +35,7 @@ from torch import nn
 
 from stablenets.attacks import pgd, spsa
 from stablenets.evaluation.checks import BATCH_TOLERANCE, GRADIENT_MISMATCH, ZERO_GRADIENT_FRACTION
+from stablenets.evaluation.diagnostics import correct
 
 __all__ = ["BPDA", "EOT", "with_bpda", "nondifferentiable_parts", "surrogates", "run_adaptive"]
 
@@ -168,12 +169,6 @@ def _evidence(result: dict) -> dict[str, str]:
     return ev
 
 
-def _correct(model, x, y, batch_size):
-    with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
-                          for i in range(0, x.shape[0], batch_size)])
-
-
 def run_adaptive(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torch.Tensor, cfg: dict, result: dict, *,
                  source_model: nn.Module | None, bpda: dict | None, batch_size: int, seed: int,
                  note: Callable[[str], None], eps: list[float]) -> list[dict]:
@@ -214,7 +209,7 @@ def run_adaptive(model: nn.Module, x: torch.Tensor, y: torch.Tensor, clean: torc
                     x_adv = pgd(a["model"], xb, yb, e, alpha=e / 4, steps=a.get("steps", steps),
                                 restarts=a.get("restarts", restarts), loss=a.get("loss", "ce"), seed=seed)
                 chunks.append(x_adv)
-            mine = _correct(model, torch.cat(chunks), y, batch_size) & clean
+            mine = correct(model, torch.cat(chunks), y, batch_size) & clean
             outcomes.append((e, mine))
         answers = sorted(evidence)
         runs.append({"name": f"adaptive_{a['kind']}", "kind": a["kind"], "why": a["why"], "answers": answers,

@@ -40,7 +40,7 @@ from torch import nn
 
 from stablenets.attacks import fgsm, pgd, spsa, transfer
 
-__all__ = ["run_probes", "masking_flags", "mcnemar", "binomial_tail", "STRONGER_PGD_GAP", "BLACK_BOX_GAP",
+__all__ = ["run_probes", "masking_flags", "mcnemar", "correct", "binomial_tail", "STRONGER_PGD_GAP", "BLACK_BOX_GAP",
            "LARGE_EPS_ACCURACY", "SINGLE_STEP_GAP", "MARGIN_GAP", "P_VALUE"]
 
 STRONGER_PGD_GAP = 0.10     # (a) 10 accuracy points (a few are normal for a short PGD)
@@ -68,7 +68,8 @@ def mcnemar(reference: list[bool], challenger: list[bool]) -> dict:
     return {"b": b, "c": c, "p_value": binomial_tail(b, b + c, 0.5)}
 
 
-def _correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
+def correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Per-example flags: the model's prediction is the label (batched, no gradients)."""
     with torch.no_grad():
         return torch.cat([model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
                           for i in range(0, x.shape[0], batch_size)])
@@ -91,12 +92,12 @@ def run_probes(model: nn.Module, x: torch.Tensor, y: torch.Tensor, settings: dic
 
     def outcome(name, attack, on=model, **kw):
         note(name)
-        r = _correct(model, _batched(attack, on, x, y, batch_size, **kw), y, batch_size)
+        r = correct(model, _batched(attack, on, x, y, batch_size, **kw), y, batch_size)
         robust[name] = [bool(v) for v in r.tolist()]
         return float(r.float().mean())
 
     out: dict[str, object] = {"eps": eps, "n": int(x.shape[0])}
-    clean = _correct(model, x, y, batch_size)
+    clean = correct(model, x, y, batch_size)
     out["clean"] = float(clean.float().mean())
     robust["clean"] = [bool(v) for v in clean.tolist()]
     out["fgsm"] = outcome("fgsm", fgsm, eps=eps)

@@ -39,7 +39,7 @@ from torch import nn
 from stablenets.attacks import transfer
 from stablenets.attacks.base import Norm, per_sample_norm
 from stablenets.evaluation.checks import preflight
-from stablenets.evaluation.diagnostics import masking_flags, run_probes
+from stablenets.evaluation.diagnostics import correct, masking_flags, run_probes
 from stablenets.evaluation.suites import apply_overrides, get_suite, validate_suite
 from stablenets.settings import SettingError
 
@@ -59,12 +59,6 @@ def _key(eps) -> str:
 def _device_of(model: nn.Module, x: torch.Tensor) -> torch.device:
     p = next(model.parameters(), None)
     return p.device if p is not None else x.device
-
-
-def _predict_correct(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> torch.Tensor:
-    with torch.no_grad():
-        return torch.cat([model(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]
-                          for i in range(0, x.shape[0], batch_size)])
 
 
 @contextlib.contextmanager
@@ -144,7 +138,7 @@ def _noise(model, x, y, cfg, noise_sets, batch_size, seed, bar) -> dict:
             for sev in c10["severities"]:
                 xn, yn, source = sets(group, int(sev))
                 sources.add(source)
-                table[group][str(sev)] = float(_predict_correct(model, xn.to(x.device).float(), yn.to(x.device),
+                table[group][str(sev)] = float(correct(model, xn.to(x.device).float(), yn.to(x.device),
                                                                 batch_size).float().mean())
                 bar.step(f"{group} s{sev}")
         out["cifar10c"] = {"accuracy": table, "source": "+".join(sorted(sources))}
@@ -157,7 +151,7 @@ def _noise(model, x, y, cfg, noise_sets, batch_size, seed, bar) -> dict:
         for kind, levels in zs.items():
             table[kind] = {}
             for level in levels:
-                acc = _predict_correct(model, kinds[kind](level), y, batch_size).float().mean()
+                acc = correct(model, kinds[kind](level), y, batch_size).float().mean()
                 table[kind][str(level)] = float(acc)
                 bar.step(f"{kind} {level}")
         out["zerosnet"] = {"accuracy": table, "source": f"generated, seed {seed}"}
@@ -228,7 +222,7 @@ def evaluate_robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, suit
             was_training = [m.training for m in model.modules()]
             model.eval()
             try:
-                clean = _predict_correct(model, x, y, batch_size)
+                clean = correct(model, x, y, batch_size)
                 result["clean"] = float(clean.float().mean())
                 result["noise"] = _noise(model, x, y, cfg["noise"], noise_sets, batch_size,
                                          int(cfg.get("noise_seed", 0)), bar)
@@ -298,7 +292,7 @@ def _run_attack(fn, model, x, y, idx, kw, batch_size, norm: Norm, whole_set: boo
         out = fn(model, xb, yb, **kw)
         if isinstance(out, tuple):
             out, info = out
-        flags.append(_predict_correct(model, out, yb, batch_size))
+        flags.append(correct(model, out, yb, batch_size))
         largest = max(largest, float(per_sample_norm(out - xb, norm).max()))
     return (torch.cat(flags) if flags else torch.zeros(0, dtype=torch.bool, device=x.device)), largest, info
 
