@@ -23,11 +23,14 @@ def _models(args) -> int:
     if not names:
         print(f"no preset matches {args.filter!r}", file=sys.stderr)
         return 2
-    print(f"{'name':<28} {'params':>9}  paper  description")
+    print(f"{'name':<30} {'params':>9}  {'backbone':<24} {'width':>5}  {'data set':<9} {'twin':<18} "
+          f"{'paper':<7} {'tables':<30} description")
     for name in names:
         preset = get_preset(name)
         count = sum(p.numel() for p in create_model(name).parameters())
-        print(f"{name:<28} {count / 1e6:>8.2f}M  {preset.paper:<5}  {preset.description}")
+        width = "" if preset.width is None else str(preset.width)
+        print(f"{name:<30} {count / 1e6:>8.2f}M  {preset.backbone:<24} {width:>5}  {preset.dataset:<9} "
+              f"{preset.twin:<18} {preset.paper:<7} {preset.table or '-':<30} {preset.description}")
     return 0
 
 

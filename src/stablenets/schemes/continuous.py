@@ -50,7 +50,7 @@ solver tolerance), so direct backpropagation is the default.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import torch
@@ -186,24 +186,29 @@ class ODEStep(SchemeStep, ODEBlock):
                 self.field.call = None
 
 
+@dataclass(repr=False, init=False)
 class NeuralODE(Scheme):
     """x_{n+1} = x(T) of dx/dt = f_n(x), x(0) = x_n; shape-changing blocks take the Euler step.
 
-    Args: the fields of :class:`ODESettings`, and ``statistics``: how a branch's BatchNorm layers
-    treat the many evaluations of one solve (see :func:`~stablenets.schemes.base.repeated_branch`;
-    default ``"first"``, the batch statistics of the first evaluation in training).
+    Settings: the fields of :class:`ODESettings` (by their own names), and ``statistics``: how a
+    branch's BatchNorm layers treat the many evaluations of one solve (see
+    :func:`~stablenets.schemes.base.repeated_branch`; default ``"first"``, the batch statistics of
+    the first evaluation in training).
     """
 
     name = "ode"
     explicit = True
     n_history = 1
 
-    def __init__(self, solver: str = "dopri5", rtol: float = 0.1, atol: float = 0.1, t1: float = 1.0,
-                 step_size: float = 0.25, adjoint: bool = False, record_steps: bool = False,
-                 statistics: str = "first"):
-        self.ode = ODESettings(solver=solver, rtol=rtol, atol=atol, t1=t1, step_size=step_size, adjoint=adjoint,
-                               record_steps=record_steps)
-        self.statistics = check("ode.statistics", statistics, choices=BRANCH_STATISTICS)
+    ode: ODESettings = setting(default_factory=ODESettings, help="how every block integrates")
+    statistics: str = setting("first", "BatchNorm statistics of the later branch calls of one solve",
+                              choices=BRANCH_STATISTICS)
+
+    def __init__(self, ode: ODESettings | None = None, statistics: str = "first", **ode_fields):
+        """``NeuralODE(solver="rk4", step_size=0.1)``: the ODESettings fields may be given by their own names."""
+        self.ode = replace(ode or ODESettings(), **ode_fields)
+        self.statistics = statistics
+        self.__post_init__()
 
     @property
     def order(self) -> int:
@@ -212,9 +217,6 @@ class NeuralODE(Scheme):
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ODEStep(self.ode, self.statistics)
-
-    def settings(self) -> dict:
-        return {**asdict(self.ode), "statistics": self.statistics}
 
 
 # ----------------------------------------------------------------------------- SONet's skew blocks
