@@ -105,6 +105,10 @@ def test_locks_keep_two_workers_off_one_run_and_a_dead_holder_is_taken_over(tmp_
     (run / ".lock").write_text(json.dumps({"host": os.uname().nodename, "pid": 2 ** 22 + 12345}))
     assert acquire(run)       # the holder is gone: taken over
     release(run)
+    (run / ".lock").write_text("12")  # its writer was killed mid-write, long ago
+    os.utime(run / ".lock", (time.time() - 60, time.time() - 60))
+    assert acquire(run)
+    release(run)
 
 
 def test_bad_input_is_refused_before_any_work(tmp_path):

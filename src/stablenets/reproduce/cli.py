@@ -11,7 +11,8 @@ Scales: ``paper`` is the paper's setting; ``small`` the entry's documented CPU b
 subset, fewer epochs, same protocol, ≤ 30 minutes on 2 cores); ``smoke`` seconds, for CI.
 Reports go to ``--out`` (default runs/reproduce/<scale>)/<ENTRY>/: table.md, table.json,
 figure.png, report.html, with paper | ours | Δ and whether the paper's claim holds.
-Re-running the same command skips finished runs and resumes interrupted ones.
+Re-running the same command skips finished runs and resumes interrupted ones. Exit status: 0 done,
+1 some run did not finish (rerun to continue), 2 bad input.
 """
 from __future__ import annotations
 
@@ -90,9 +91,11 @@ def run_reproduce(args) -> int:
         if value < 0 or (name != "--gpus" and value < 1):
             raise ValueError(f"{name} must be {'≥ 0' if name == '--gpus' else '≥ 1'}, got {value}")
     slurm = {"slurm_partition": args.slurm_partition} if args.slurm_partition else None
+    status = 0
     for entry_id in args.entry:
         result = reproduce(entry_id, scale, args.seeds, launcher=args.launcher, gpus=args.gpus, pack=args.pack,
                            workers=args.workers, out=args.out, data_root=args.data_root,
                            verify=not args.no_verify, slurm=slurm)
         print(f"{entry_id}: {result['paths']['table.md'].parent}")
-    return 0
+        status = status or (1 if result["unfinished"] else 0)
+    return status

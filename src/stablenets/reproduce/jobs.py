@@ -23,7 +23,7 @@ from pathlib import Path
 
 from stablenets.atomic import write_text_atomic
 
-__all__ = ["Task", "run_task", "task_state", "digest", "resolved_config", "evaluation_suite", "load_test_set",
+__all__ = ["Task", "run_task", "transfer_spec", "task_state", "digest", "resolved_config", "evaluation_suite", "load_test_set",
            "EVAL_PREFIX", "DIVERGED", "SUMMARY"]
 
 EVAL_PREFIX = "eval-"
@@ -120,8 +120,9 @@ def evaluation_suite(protocol: dict) -> dict:
     keep_noise = protocol.get("noise")
     if keep_noise is not None:
         suite["noise"] = {k: v for k, v in suite["noise"].items() if k in keep_noise}
-    suite["transfer"] = None
+    suite["transfer"] = None  # crafted on another run: reproduce runs it after both are trained
     suite["diagnostics"] = dict(suite.get("diagnostics") or {}, enabled=bool(protocol.get("diagnostics", False)))
+    suite["adaptive"] = dict(suite.get("adaptive") or {}, enabled=bool(protocol.get("diagnostics", False)))
     if protocol.get("smoke"):  # seconds, not a measurement: every attack at most 2 iterations, 8 samples
         for entry in suite["attacks"].values():
             for key, cap in (("steps", 2), ("restarts", 1), ("samples", 8), ("binary_search_steps", 1)):
@@ -131,6 +132,15 @@ def evaluation_suite(protocol: dict) -> dict:
         if c10:
             c10["severities"] = c10["severities"][-1:]
     return suite
+
+
+def transfer_spec(protocol: dict) -> dict | None:
+    """The transfer attack of the protocol's suite (with its overrides), when the protocol asks for it."""
+    if not protocol.get("transfer"):
+        return None
+    from stablenets.evaluation import get_suite
+
+    return get_suite(protocol["suite"], protocol.get("overrides") or {}).get("transfer")
 
 
 def load_test_set(dataset: str, root, n: int, verify: bool = True):

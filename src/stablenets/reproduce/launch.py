@@ -57,11 +57,16 @@ def acquire(run_dir: Path) -> bool:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
-                holder = json.loads(path.read_text() or "{}")
-            except (OSError, json.JSONDecodeError):
-                holder = {}
-            same_host = holder.get("host") == me["host"]
-            if holder and (not same_host or _alive(int(holder.get("pid", -1)))):
+                holder = json.loads(path.read_text() or "null")
+                age = time.time() - path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError):
+                holder, age = None, 0.0
+            if not isinstance(holder, dict):  # being written right now, or its writer died mid-write
+                if age < 10.0:
+                    return False
+            elif holder.get("host") != me["host"] or _alive(int(holder.get("pid", -1))):
                 return False
             try:
                 path.unlink()

@@ -52,16 +52,9 @@ def canonical_key(key: str) -> str:
 
 def flatten_eval(result: dict) -> dict[str, float]:
     """{"clean", "<attack>@<eps>", "<family>/<kind>@<level>", "transfer@<eps>", "worst/<norm>@<eps>"}."""
-    flat: dict[str, float] = {}
-    if result.get("clean") is not None:
-        flat["clean"] = float(result["clean"])
-    for name, res in (result.get("attacks") or {}).items():
-        for eps, acc in (res.get("accuracy") or {}).items():
-            flat[canonical_key(f"{name}@{eps}")] = float(acc)
-    for family, res in (result.get("noise") or {}).items():
-        for kind, levels in (res.get("accuracy") or {}).items():
-            for level, acc in levels.items():
-                flat[canonical_key(f"{family}/{kind}@{level}")] = float(acc)
+    from stablenets.evaluation.summary import headline_numbers
+
+    flat = {canonical_key(k): float(v) for k, v in headline_numbers(result).items() if v is not None}
     transfer = result.get("transfer") or {}
     for eps, acc in (transfer.get("accuracy") or {}).items():
         flat[canonical_key(f"transfer@{eps}")] = float(acc)

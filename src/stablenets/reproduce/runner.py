@@ -21,7 +21,8 @@ from pathlib import Path
 
 from stablenets.atomic import write_text_atomic
 from stablenets.reproduce import analyses, report as rep
-from stablenets.reproduce.jobs import DIVERGED, SUMMARY, Task, digest, evaluation_suite, load_test_set, task_state
+from stablenets.reproduce.jobs import (DIVERGED, SUMMARY, Task, digest, evaluation_suite, load_test_set, task_state,
+                                       transfer_spec)
 from stablenets.reproduce.launch import launch
 from stablenets.reproduce.registry import Entry, Run, expand_runs, get_entry, protocol_of
 
@@ -139,7 +140,7 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
                 flat = {}
                 if task.eval_path is not None and task.eval_path.is_file():
                     flat.update(rep.flatten_eval(json.loads(task.eval_path.read_text())))
-                transfer = task.run_dir / f"transfer-{digest(task.protocol.get('transfer'))}.json"
+                transfer = task.run_dir / f"transfer-{digest(transfer_spec(task.protocol))}.json"
                 if transfer.is_file():
                     flat.update(rep.flatten_eval({"transfer": json.loads(transfer.read_text())}))
             value = rep.lookup(flat, key)
@@ -181,7 +182,7 @@ def _transfer(entry: Entry, tasks: list[Task], log) -> None:
     from stablenets.attacks import get_attack, transfer
     from stablenets.checkpoint import load_model
 
-    spec = (tasks[0].protocol if tasks else {}).get("transfer")
+    spec = transfer_spec(tasks[0].protocol) if tasks else None
     if not spec:
         return
     by_key = {(t.label, t.seed): t for t in tasks}
@@ -199,7 +200,7 @@ def _transfer(entry: Entry, tasks: list[Task], log) -> None:
         x, y = load_test_set(dataset, t.data_root, int(t.protocol.get("n", 0)), t.verify)
         x, y = x.to(device), y.to(device)
         attack = get_attack(spec.get("attack", "fgsm"))
-        kwargs = {k: v for k, v in spec.items() if k not in ("attack", "eps")}
+        kwargs = {k: v for k, v in spec.items() if k not in ("attack", "eps", "source", "alpha_ratio")}
         result = {"attack": spec.get("attack", "fgsm"), "source": src.label, "accuracy": {}}
         target.eval(), source.eval()
         for eps in spec["eps"]:
@@ -366,7 +367,11 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     log(f"{entry.id} ({scale}): " + "; ".join(
         f"{'holds' if c['holds'] else 'does not hold' if c['holds'] is False else 'not checked'}: {c['text']}"
         for c in claims) + f" -> {paths['table.md']}")
-    return {"report": report, "paths": paths}
+    unfinished = [f"{t.label} s{t.seed}" for t in tasks if task_state(t) not in ("done", "diverged")]
+    if unfinished:
+        log(f"{entry.id}: {len(unfinished)} run(s) did not finish ({', '.join(unfinished[:5])}); "
+            f"see the worker logs under {entry_dir / 'submitit'}; rerun the same command to continue")
+    return {"report": report, "paths": paths, "unfinished": unfinished}
 
 
 def _claims_on(entry: Entry, values: dict, series: dict, rows: list, which: str) -> list[dict]:
