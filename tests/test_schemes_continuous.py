@@ -207,19 +207,19 @@ class Linear(torch.nn.Module):
 def test_ode_scheme_converges_at_its_solvers_order(solver):
     mu, t1 = -1.3, 1.0
     trunk = lambda h: SchemeTrunk([ResidualBlock(Linear(mu), None, 1, 1)],
-                                  NeuralODE(solver=solver, t1=t1, step_size=h))
+                                  NeuralODE(ODESettings(solver=solver, t1=t1, step_size=h)))
     x = torch.ones(1, 1, dtype=torch.float64)
     hs = [0.2, 0.1, 0.05]
     errors = [abs(trunk(h)(x).item() - math.exp(mu * t1)) for h in hs]
     slopes = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
-    order = NeuralODE(solver=solver).order
+    order = NeuralODE(ODESettings(solver=solver)).order
     assert all(abs(s - order) < 0.3 for s in slopes), slopes
 
 
 def test_ode_scheme_step_passes_gradcheck():
     torch.manual_seed(0)
     branch = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
-    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], NeuralODE(solver="rk4", step_size=0.25))
+    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], NeuralODE(ODESettings(solver="rk4", step_size=0.25)))
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(trunk, (x,))
 

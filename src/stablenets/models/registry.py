@@ -64,12 +64,31 @@ def _parameters(fn) -> set[str]:
 
 
 def _settings_groups(fn) -> dict[str, object]:
-    """Builder parameters whose default is a settings dataclass (``ode=ODESettings()``): name → default.
+    """Parameters whose default is a settings dataclass (``ode=ODESettings()``): name → default.
 
     Their fields are keys of their own: ``create_model("sonet-32", rtol=0.01)`` sets ``ode.rtol``.
     """
     return {p.name: p.default for p in inspect.signature(fn).parameters.values()
             if dataclasses.is_dataclass(p.default) and not isinstance(p.default, type)}
+
+
+def _route(fn, target: dict, key: str, value) -> bool:
+    """Put ``key=value`` into ``target`` (fn's keyword arguments) if fn, or one of its settings groups, takes it."""
+    if key in _parameters(fn):
+        target[key] = value
+        return True
+    for group, default in _settings_groups(fn).items():
+        if key in {f.name for f in dataclasses.fields(default)}:
+            current = target.get(group, default)
+            target[group] = (dataclasses.replace(current, **{key: value}) if dataclasses.is_dataclass(current)
+                             else {**current, key: value})
+            return True
+    return False
+
+
+def _keys(fn) -> set[str]:
+    groups = [{f.name for f in dataclasses.fields(d)} for d in _settings_groups(fn).values()]
+    return _parameters(fn).union(*groups)
 
 
 def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict: bool = False) -> dict:
@@ -87,20 +106,10 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
     scheme_args = dict(args.get("scheme_args") or {})
     scheme_args.update(overrides.pop("scheme_args", None) or {})
     scheme_name = overrides.get("scheme", args.get("scheme", "euler"))
-    scheme_keys = _parameters(SCHEMES[scheme_name]) if "scheme" in builder_keys and scheme_name in SCHEMES else set()
-    groups = {name: {f.name for f in dataclasses.fields(default)}
-              for name, default in _settings_groups(preset.builder).items()}
+    scheme = SCHEMES[scheme_name] if "scheme" in builder_keys and scheme_name in SCHEMES else None
     for key, value in overrides.items():
-        group = next((name for name, fields in groups.items() if key in fields), None)
-        if key in builder_keys:
-            args[key] = value
-        elif group is not None:
-            current = args.get(group, _settings_groups(preset.builder)[group])
-            args[group] = dataclasses.replace(current, **{key: value})
-        elif key in scheme_keys:
-            scheme_args[key] = value
-        else:
-            valid = sorted((builder_keys | scheme_keys | set().union(*groups.values())) - {"scheme_args"})
+        if not (_route(preset.builder, args, key, value) or (scheme and _route(scheme, scheme_args, key, value))):
+            valid = sorted((_keys(preset.builder) | (_keys(scheme) if scheme else set())) - {"scheme_args"})
             raise ValueError(f"model {preset.name!r} has no setting {key!r}; valid settings: {', '.join(valid)}")
     if "scheme" in builder_keys:
         if scheme_name == "multistep":

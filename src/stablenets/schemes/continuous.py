@@ -75,7 +75,7 @@ class ODESettings:
     rtol: float = setting(0.1, "relative tolerance of adaptive solvers (paper D: 0.1)", gt=0)
     atol: float = setting(0.1, "absolute tolerance of adaptive solvers (paper D: 0.1)", gt=0)
     t1: float = setting(1.0, "integration time T", gt=0)
-    step_size: float = setting(0.25, "step of the fixed-grid solvers (euler, rk4)", gt=0)
+    step_size: float = setting(1.0, "step of the fixed-grid solvers (euler, rk4; paper D §6.1.1: h = 1)", gt=0)
     adjoint: bool = setting(False, "gradients by the adjoint method instead of backpropagation",
                             choices=(False, True))
     record_steps: bool = setting(False, "record accepted step times on every forward pass", choices=(False, True))
@@ -186,24 +186,24 @@ class ODEStep(SchemeStep, ODEBlock):
                 self.field.call = None
 
 
+@dataclass(repr=False)
 class NeuralODE(Scheme):
     """x_{n+1} = x(T) of dx/dt = f_n(x), x(0) = x_n; shape-changing blocks take the Euler step.
 
-    Args: the fields of :class:`ODESettings`, and ``statistics``: how a branch's BatchNorm layers
-    treat the many evaluations of one solve (see :func:`~stablenets.schemes.base.repeated_branch`;
-    default ``"first"``, the batch statistics of the first evaluation in training).
+    ``create_model`` takes the fields of ``ode`` by name (``create_model("odenet", rtol=0.01)``).
     """
 
     name = "ode"
     explicit = True
     n_history = 1
 
-    def __init__(self, solver: str = "dopri5", rtol: float = 0.1, atol: float = 0.1, t1: float = 1.0,
-                 step_size: float = 0.25, adjoint: bool = False, record_steps: bool = False,
-                 statistics: str = "first"):
-        self.ode = ODESettings(solver=solver, rtol=rtol, atol=atol, t1=t1, step_size=step_size, adjoint=adjoint,
-                               record_steps=record_steps)
-        self.statistics = check("ode.statistics", statistics, choices=BRANCH_STATISTICS)
+    ode: ODESettings = setting(ODESettings(), "how each block integrates (paper D's defaults)")
+    statistics: str = setting("first", "BatchNorm statistics of the solver's branch evaluations (see "
+                              "repeated_branch)", choices=BRANCH_STATISTICS)
+
+    def __post_init__(self):
+        self.ode = ode_settings(self.ode)
+        validate(self, "ode")
 
     @property
     def order(self) -> int:
@@ -214,7 +214,7 @@ class NeuralODE(Scheme):
         return ODEStep(self.ode, self.statistics)
 
     def settings(self) -> dict:
-        return {**asdict(self.ode), "statistics": self.statistics}
+        return asdict(self)
 
 
 # ----------------------------------------------------------------------------- SONet's skew blocks

@@ -31,13 +31,14 @@ like x_{n+1}, pollute the running statistics, and eval-mode accuracy collapses.
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import check
+from stablenets.settings import setting, validate
 
 
 class ImplicitStep(SchemeStep):
@@ -73,6 +74,7 @@ class ImplicitStep(SchemeStep):
         return explicit + (state - explicit.detach())
 
 
+@dataclass(repr=False)
 class ImplicitEuler(Scheme):
     """IE-skip: K gradient steps of size γ on ‖x − x_n − f_n(x)‖² after the explicit start."""
 
@@ -81,16 +83,17 @@ class ImplicitEuler(Scheme):
     explicit = False
     n_history = 1
 
-    def __init__(self, iterations: int = 1, gamma: float = 0.1, create_graph: bool = True,
-                 statistics: str = "first"):
-        self.iterations = int(check("implicit.iterations", iterations, ge=0, integer=True))
-        self.gamma = float(check("implicit.gamma", gamma, ge=0))
-        self.create_graph = bool(create_graph)
-        self.statistics = check("implicit.statistics", statistics, choices=BRANCH_STATISTICS)
+    iterations: int = setting(1, "inner gradient steps K (0 = the ResNet)", ge=0, integer=True)
+    gamma: float = setting(0.1, "inner step size γ (paper C: 0.05 or 0.1)", ge=0)
+    create_graph: bool = setting(True, "differentiate through the inner steps", choices=(False, True))
+    statistics: str = setting("first", "BatchNorm statistics of the inner evaluations (see repeated_branch)",
+                              choices=BRANCH_STATISTICS)
+
+    def __post_init__(self):
+        validate(self, "implicit")
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ImplicitStep(self.iterations, self.gamma, self.create_graph, self.statistics)
 
     def settings(self) -> dict:
-        return {"iterations": self.iterations, "gamma": self.gamma, "create_graph": self.create_graph,
-                "statistics": self.statistics}
+        return asdict(self)

@@ -20,12 +20,13 @@ times (each call its own batch statistics, each updating the running statistics)
 """
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from torch import Tensor
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import check
+from stablenets.settings import setting, validate
 
 
 class RepeatStep(SchemeStep):
@@ -44,6 +45,7 @@ class RepeatStep(SchemeStep):
         return state
 
 
+@dataclass(repr=False)
 class SharedWeights(Scheme):
     """Apply each same-shape residual block ``repeats`` times with shared weights."""
 
@@ -52,14 +54,18 @@ class SharedWeights(Scheme):
     explicit = True
     n_history = 1
 
-    def __init__(self, repeats: int = 2, repeat_first: bool = True, statistics: str = "first"):
-        self.repeats = int(check("shared.repeats", repeats, ge=1, integer=True))
-        self.repeat_first = bool(repeat_first)
-        self.statistics = check("shared.statistics", statistics, choices=BRANCH_STATISTICS)
+    repeats: int = setting(2, "applications r of each same-shape block (1 = the ResNet)", ge=1, integer=True)
+    repeat_first: bool = setting(True, "repeat the chain's first block too (False: paper C's SwResNet-58)",
+                                 choices=(False, True))
+    statistics: str = setting("first", "BatchNorm statistics of the repeated evaluations (see repeated_branch)",
+                              choices=BRANCH_STATISTICS)
+
+    def __post_init__(self):
+        validate(self, "shared")
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         once = not block.same_shape or (index == 0 and not self.repeat_first)
         return RepeatStep(1 if once else self.repeats, self.statistics)
 
     def settings(self) -> dict:
-        return {"repeats": self.repeats, "repeat_first": self.repeat_first, "statistics": self.statistics}
+        return asdict(self)
