@@ -236,3 +236,15 @@ def test_ode_scheme_runs_over_a_batchnorm_backbone_with_one_fixed_branch():
     norm = model.trunk.blocks[0].branch[0]
     torch.testing.assert_close(norm.running_mean, reference.trunk.blocks[0].branch[0].running_mean)
     assert norm.num_batches_tracked == 1
+
+
+def test_skew_block_passes_gradcheck():
+    torch.manual_seed(0)
+    block = SkewODEBlock(2, 3, 2, gamma=0.1, settings=ODESettings(solver="rk4", step_size=0.5)).double()
+    x = torch.randn(2, 2, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(block, (x,))
+
+
+def test_ode_scheme_refuses_the_adjoint_clearly():
+    with pytest.raises(SettingError, match="ode.adjoint"):
+        stablenets.create_model("odenet-32", adjoint=True)

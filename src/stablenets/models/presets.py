@@ -89,12 +89,12 @@ for depth in (18, 34, 50):
         register_model(f"ie-resnet-{k}-{depth}", imagenet_resnet,
                        f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, width 16 (C-table3)", "C",
                        depth=depth, width=16, **_ie(k, IE_ROBUST_GAMMA))
-        register_model(f"ie-resnet-{k}-{depth}-g0.05", imagenet_resnet,
-                       f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, width 16 (C-table2, natural training)", "C",
-                       depth=depth, width=16, **_ie(k, IE_NATURAL_GAMMA))
         register_model(f"swresnet-{k}-{depth}", imagenet_resnet,
                        f"weight sharing: same-shape blocks applied {k + 1} times, width 16", "C",
                        depth=depth, width=16, scheme="shared", scheme_args=dict(repeats=k + 1))
+register_model("ie-resnet-1-50-g0.05", imagenet_resnet,
+               f"IE-skip, K = 1, gamma = {IE_NATURAL_GAMMA}, width 16 (C-table2, natural training)", "C",
+               depth=50, width=16, **_ie(1, IE_NATURAL_GAMMA))
 register_model("resnet-18-w8", imagenet_resnet, "ImageNet-layout ResNet-18, base width 8 (C-table1, MNIST)", "C",
                depth=18, width=8)
 for k in (1, 3):

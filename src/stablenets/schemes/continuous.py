@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import check, setting, validate
+from stablenets.settings import SettingError, check, setting, validate
 
 SOLVERS = ("euler", "rk4", "adaptive_heun", "bosh3", "dopri5")
 FIXED_GRID = ("euler", "rk4")
@@ -204,6 +204,9 @@ class NeuralODE(Scheme):
     def __post_init__(self):
         self.ode = ode_settings(self.ode)
         validate(self, "ode")
+        if self.ode.adjoint:  # the adjoint's backward solve would run after the branch's BatchNorm rule ended
+            raise SettingError("ode.adjoint = True: the ode scheme backpropagates through the solver directly "
+                               "(accepted: False)")
 
     @property
     def order(self) -> int:
