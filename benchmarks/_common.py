@@ -18,22 +18,13 @@ what a training step's activation memory is made of and is exact on the CPU too.
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-import platform
 import statistics
-import subprocess
 import time
-from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from stablenets.atomic import write_text_atomic
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def sync(device: torch.device) -> None:
@@ -170,27 +161,6 @@ def prepare(model: nn.Module, device: torch.device, channels_last: bool = False)
     return model.to(memory_format=torch.channels_last) if channels_last else model
 
 
-def environment(device: torch.device) -> dict:
-    env = {"device": str(device), "torch": torch.__version__, "python": platform.python_version(),
-           "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-           "git": _git_revision(), "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
-    if device.type == "cuda":
-        env["device_name"] = torch.cuda.get_device_name(device)
-        env["cuda"] = torch.version.cuda
-    else:
-        env["device_name"] = f"CPU ({os.cpu_count()} logical cores, {env['threads']} torch threads)"
-        env["clock"] = cpu_clock().__name__
-    return env
-
-
-def _git_revision() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def markdown_table(header: list[str], rows: list[list]) -> str:
     def cell(v):
         if isinstance(v, float):
@@ -200,11 +170,3 @@ def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def write_report(out_dir: Path, stem: str, results: dict, markdown: str) -> tuple[Path, Path]:
-    """Write ``<stem>.json`` and ``<stem>.md`` into ``out_dir`` atomically; return both paths."""
-    js, md = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    write_text_atomic(js, json.dumps(results, indent=1, sort_keys=False, default=str) + "\n")
-    write_text_atomic(md, markdown.rstrip() + "\n")
-    return js, md

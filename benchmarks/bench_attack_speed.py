@@ -1,6 +1,4 @@
-"""Attack throughput: ours against torchattacks' on the same model, in one run, as ratios.
-
-    python -m benchmarks.bench_attack_speed [--device cuda] [--model resnet-20] [--batch 64]
+"""Section ``attacks``: attack throughput, ours against torchattacks' on the same model, in one run, as ratios.
 
 Pairs with equal budgets (images per second, higher is better; ratio = ours / theirs, target ≥ 1.0):
 
@@ -21,12 +19,10 @@ torchattacks is an optional, benchmark-only dependency (``pip install --no-deps 
 """
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 import stablenets
-from benchmarks._common import environment, interleaved, markdown_table, prepare, random_batch
+from benchmarks._common import interleaved, markdown_table, prepare, random_batch
 from stablenets.attacks import cw_l2, pgd, spsa
 
 EPS, ALPHA = 8 / 255, 2 / 255
@@ -104,22 +100,6 @@ def markdown(res: dict) -> str:
              "—" if r["ratio"] is None else ("met" if max(r["ratio"], r.get("ratio_per_evaluation") or 0) >= 1.0
                                              else "MISSED")]
             for a, r in res["attacks"].items()]
-    return (f"### Attacks on {res['model']} (ours vs torchattacks, target ratio ≥ 1.0)\n\n"
+    return (f"{res['model']}, batch {res['batch']}: ours against torchattacks (target ratio ≥ 1.0).\n\n"
             + markdown_table(["attack", "images", "ours img/s", "torchattacks img/s", "ratio (time)",
                               "images forwarded (ours / theirs)", "ratio per evaluation", ""], rows))
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--model", default="resnet-20")
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
-    a = p.parse_args()
-    device = torch.device(a.device)
-    print(environment(device)["device_name"])
-    print(markdown(attack_speed(a.model, a.batch, device, a.repeats)))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,24 +1,22 @@
-"""Data path: the device-resident batcher against a plain torch DataLoader over the same tensors.
-
-    python -m benchmarks.bench_datapath [--device cuda] [--n 50000] [--batch 512]
+"""Section ``data``: the device-resident batcher against a plain torch DataLoader over the same tensors.
 
 Both produce the same kind of batch from one uint8 N×3×32×32 set: float32 [0, 1] images on
 the device with the random crop (4-pixel zero padding) and horizontal flip, and int64
 labels. The DataLoader (``TensorDataset``, shuffle, ``pin_memory`` on CUDA, no workers —
 workers would only copy the in-memory tensors between processes) yields uint8 batches
 that are moved and then cropped/flipped on the device by the same function the batcher
-uses; :class:`DeviceBatcher` keeps the set on the device and gathers each batch there.
-One epoch each, timed interleaved; ratio = DataLoader time / batcher time.
+uses; :class:`DeviceBatcher` keeps the set on the device and gathers each batch there;
+:class:`StreamingBatcher` (what ``make_batcher`` falls back to when the set does not fit on the
+device) keeps it in host memory, pinned on CUDA, and moves each gathered batch. One epoch each,
+timed interleaved; ratio = DataLoader time / device batcher time.
 """
 from __future__ import annotations
-
-import argparse
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from benchmarks._common import environment, interleaved, markdown_table
-from stablenets.data.batcher import DeviceBatcher, random_crop_flip
+from benchmarks._common import interleaved, markdown_table
+from stablenets.data.batcher import DeviceBatcher, StreamingBatcher, random_crop_flip
 
 
 class LoaderPath:
@@ -51,6 +49,7 @@ def data_path(n=50000, batch=512, device=torch.device("cpu"), repeats=3) -> dict
     images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
     labels = torch.randint(0, 10, (n,), generator=g)
     cases = {"device batcher": _epoch(DeviceBatcher(images, labels, batch, device, augment=True)),
+             "streaming batcher": _epoch(StreamingBatcher(images, labels, batch, device, augment=True)),
              "torch DataLoader": _epoch(LoaderPath(images, labels, batch, device))}
     timed = interleaved(cases, device, repeats)
     out = {name: {"epoch_s": t["median_s"], "images_per_s": n / t["median_s"], "spread": t["spread"]}
@@ -61,21 +60,6 @@ def data_path(n=50000, batch=512, device=torch.device("cpu"), repeats=3) -> dict
 
 def markdown(res: dict) -> str:
     rows = [[name, r["epoch_s"] * 1e3, r["images_per_s"]] for name, r in res["paths"].items()]
-    return (f"### Data path: one epoch of {res['images']:,} CIFAR-shaped images, batch {res['batch']}, crop+flip "
-            f"(batcher is {res['ratio']:.1f}× the DataLoader's throughput)\n\n"
+    return (f"One epoch of {res['images']:,} CIFAR-shaped images, batch {res['batch']}, crop+flip: the device "
+            f"batcher is {res['ratio']:.1f}× the DataLoader's throughput.\n\n"
             + markdown_table(["path", "epoch ms", "images/s"], rows))
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--n", type=int, default=50000)
-    p.add_argument("--batch", type=int, default=512)
-    a = p.parse_args()
-    device = torch.device(a.device)
-    print(environment(device)["device_name"])
-    print(markdown(data_path(a.n, a.batch, device)))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,5 @@
-"""What each scheme costs against the plain pre-activation ResNet on the same backbone.
-
-    python -m benchmarks.bench_schemes [--device cuda] [--depths 20 56] [--batch 128] [--amp]
+"""Sections ``schemes``, ``compiled`` and ``scaling``: what each scheme costs against the plain
+pre-activation ResNet on the same backbone.
 
 For every depth D the presets resnet-D, in-resnet-D, zerosnet-opt-D, ie-resnet-1-D,
 lm-resnet-D and resnet-h0.1-D (one backbone, six schemes) are timed interleaved in one
@@ -17,12 +16,10 @@ through each curve and its R² (linear when R² ≥ 0.99).
 """
 from __future__ import annotations
 
-import argparse
-
 import torch
 
 import stablenets
-from benchmarks._common import (Inference, TrainStep, environment, interleaved, markdown_table, peak_memory,
+from benchmarks._common import (Inference, TrainStep, interleaved, markdown_table, peak_memory,
                                 prepare, random_batch)
 from stablenets.schemes.continuous import ode_blocks
 
@@ -166,7 +163,8 @@ def _mib(b):
     return None if b is None else b / 2 ** 20
 
 
-def markdown(costs: dict, scal: dict | None) -> str:
+def markdown_costs(costs: dict) -> str:
+    """The ``schemes`` and ``compiled`` tables."""
     parts = []
     for depth, block in costs.items():
         if depth == "continuous":
@@ -191,6 +189,12 @@ def markdown(costs: dict, scal: dict | None) -> str:
         parts.append(f"### Continuous blocks (batch {cont['batch']}; NFE per ODE block, one forward pass)\n\n"
                      + markdown_table(["model", "solver", "NFE per block", "train vs resnet-20", "train img/s",
                                        "infer vs resnet-20", "infer img/s", "saved act. MiB"], rows))
+    return "\n\n".join(parts)
+
+
+def markdown_scaling(scal: dict) -> str:
+    """The ``scaling`` tables."""
+    parts = []
     if scal:
         rows = []
         for s, r in scal["by_depth"].items():
@@ -209,24 +213,3 @@ def markdown(costs: dict, scal: dict | None) -> str:
         parts.append("### Training step (ms) against batch size (depth 20)\n\n" + markdown_table(
             ["scheme", *[f"batch {b}" for b in batches], "ms per image", "R²", "linear"], rows))
     return "\n\n".join(parts)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--depths", type=int, nargs="+", default=[20, 56])
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--amp", action="store_true", help="bf16 autocast")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--no-scaling", action="store_true")
-    a = p.parse_args()
-    device = torch.device(a.device)
-    costs = scheme_costs(a.depths, a.batch, device, a.repeats, a.amp, a.channels_last)
-    scal = None if a.no_scaling else scaling(device=device, amp=a.amp, channels_last=a.channels_last)
-    print(environment(device)["device_name"])
-    print(markdown(costs, scal))
-
-
-if __name__ == "__main__":
-    main()

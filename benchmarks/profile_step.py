@@ -1,6 +1,4 @@
-"""Where a training step's time goes: kernels launched, GPU busy time, host time.
-
-    python -m benchmarks.profile_step [--device cuda] [--batch 512] [--models resnet-20 in-resnet-20 ...]
+"""Section ``profile``: where a training step's time goes: kernels launched, GPU busy time, host time.
 
 For each model, one bf16/channels_last (on CUDA) training step as timed by the scheme
 benchmark is profiled with ``torch.profiler`` over a few steps after a warm-up: the number
@@ -12,7 +10,6 @@ The top operators by host time are listed for the first model and the others' ex
 """
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 
 import torch
@@ -52,14 +49,14 @@ def profile_step(name: str, batch: int, device: torch.device, steps: int = 3, am
             "ops": {k: v / steps for k, v in ops.items()}, "top_host_ops": top}
 
 
-def profile_all(models=MODELS, batch=512, device=torch.device("cuda")) -> dict:
-    return {m: profile_step(m, batch, device) for m in models}
+def profile_all(models=MODELS, batch=512, device=torch.device("cuda"), amp=True) -> dict:
+    return {m: profile_step(m, batch, device, amp=amp) for m in models}
 
 
 def markdown(res: dict) -> str:
     rows = [[r["model"], f"{r['wall_ms']:.2f}", f"{r['gpu_busy_ms']:.2f}", f"{r['kernels_per_step']:.0f}",
              f"{r['aten_ops_per_step']:.0f}"] for r in res.values()]
-    parts = ["### One training step, profiled (batch %d)\n\n" % next(iter(res.values()))["batch"] + markdown_table(
+    parts = ["One training step, profiled (batch %d)\n\n" % next(iter(res.values()))["batch"] + markdown_table(
         ["model", "wall ms", "GPU busy ms", "kernels/step", "aten ops/step"], rows)]
     base = next(iter(res.values()))
     parts.append(f"Top host-time operators of {base['model']} (ms per step): " + ", ".join(
@@ -69,16 +66,3 @@ def markdown(res: dict) -> str:
         parts.append(f"{r['model']}: extra aten ops per step vs {base['model']}: " + ", ".join(
             f"{k} +{v:.0f}" for k, v in sorted(extra.items(), key=lambda kv: -kv[1])[:10]))
     return "\n\n".join(parts)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--models", nargs="+", default=list(MODELS))
-    a = p.parse_args()
-    print(markdown(profile_all(a.models, a.batch, torch.device(a.device))))
-
-
-if __name__ == "__main__":
-    main()

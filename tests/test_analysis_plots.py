@@ -1,4 +1,6 @@
-"""Every plot function writes a real PNG; the solver and dynamics numbers behind two of them."""
+"""Every plot function writes a real PNG that draws the analysis' own numbers (the series, markers
+and colours on the figure are checked against the data and, for the stability plots, against the
+closed forms: |ζ| = 1, |1 ± z| = 1, x_n = (1 + h·rate)^n); the solver and dynamics numbers behind two of them."""
 import json
 import sys
 
@@ -12,7 +14,23 @@ from stablenets.analysis import (coefficients, dynamics, flow, jacobian, landsca
                                  sweeps)
 
 PNG = b"\x89PNG\r\n\x1a\n"
+GREEN, RED = (0.172, 0.627, 0.172), (0.839, 0.153, 0.157)  # matplotlib's tab:green, tab:red
 
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The matplotlib figures the plot functions save, in order (they stay readable after closing)."""
+    from stablenets.analysis import _io
+
+    saved = []
+
+    def keep(fig, path, dpi=None):
+        saved.append(fig)
+        return _io.save_figure(fig, path, dpi)
+
+    for module in (stability, jacobian, flow, coefficients, landscape):
+        monkeypatch.setattr(module, "save_figure", keep)
+    return saved
 
 
 def assert_png(path, min_kb=5):
@@ -37,7 +55,7 @@ def write_run(run_dir, name, seed, train_acc, test_acc, norms=True, epochs=3, ov
     return run_dir
 
 
-def test_stability_plots(tmp_path):
+def test_stability_plots(tmp_path, figures):
     data = stability.stability_analysis(schemes=("resnet-20", "zerosnet:-0.5"), hs=(0.5, 1.0))
     stability.plot_roots(data["roots"], tmp_path / "roots.png")
     stability.plot_zerosnet_region(data["zerosnet"], tmp_path / "zerosnet.png")
@@ -45,14 +63,63 @@ def test_stability_plots(tmp_path):
     stability.plot_ivp(data["ivp"], tmp_path / "ivp.png")
     for name in ("roots", "zerosnet", "regions", "ivp"):
         assert_png(tmp_path / f"{name}.png")
+    roots_fig, zerosnet_fig, regions_fig, ivp_fig = figures
+
+    # roots: each panel scatters its scheme's roots, green iff zero-stable, inside the unit circle drawn
+    resnet, zerosnet = data["roots"]
+    assert resnet["zero_stable"] and not zerosnet["zero_stable"]  # λ = −0.5 is outside λ ≤ −1 or λ > 1/3
+    for ax, r in zip(roots_fig.axes, data["roots"]):
+        circle = ax.lines[0].get_xydata()
+        np.testing.assert_allclose(np.hypot(circle[:, 0], circle[:, 1]), 1.0, atol=1e-12)
+        roots = np.asarray(r["roots"])
+        drawn = ax.collections[0].get_offsets()
+        np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(zip(roots.real, roots.imag)), atol=1e-12)
+        colour = ax.collections[0].get_facecolor()[0][:3]
+        np.testing.assert_allclose(colour, GREEN if r["zero_stable"] else RED, atol=2e-3)
+        assert ax.get_xlim()[1] >= np.max(np.abs(roots))  # no root is cut off
+    np.testing.assert_allclose(roots_fig.axes[0].collections[0].get_offsets(), [[1.0, 0.0]], atol=1e-12)
+
+    # ZeroSNet region: the plotted curve is the analysis' modulus over λ, the marker at λ = −9/5
+    curve = data["zerosnet"]
+    ax = zerosnet_fig.axes[0]
+    line = ax.lines[0].get_xydata()
+    np.testing.assert_allclose(line[:, 0], curve["lam"])
+    np.testing.assert_allclose(line[:, 1], np.clip(curve["spurious_modulus"], 0, 2.5))
+    lam, stable = np.asarray(curve["lam"]), np.asarray(curve["zero_stable"])
+    assert np.all((lam[stable] <= -1) | (lam[stable] > 1 / 3)) and stable[lam < -1].all()
+    marks = [ln.get_xdata()[0] for ln in ax.lines[1:] if ln.get_xdata()[0] == ln.get_xdata()[1]]
+    assert marks == [pytest.approx(-9 / 5)]
+
+    # Euler regions: the drawn boundaries are |1 + z| = 1 (explicit) and |1 − z| = 1 (implicit)
+    for ax, sign, title in zip(regions_fig.axes, (1.0, -1.0), ("explicit", "implicit")):
+        b = ax.lines[0].get_xydata()
+        np.testing.assert_allclose(np.abs(1 + sign * (b[:, 0] + 1j * b[:, 1])), 1.0, atol=1e-12)
+        assert ax.get_title().startswith(title)
+    assert regions_fig.axes[0].get_xlabel() == "Re z" and regions_fig.axes[0].get_ylabel() == "Im z"
+
+    # IVP: exact e^{rate·t}; explicit Euler (1 + h·rate)^n; implicit (1 − h·rate)^{−n}
+    ivp = data["ivp"]
+    assert ivp["explicit_threshold"] == pytest.approx(2 / 2.3)
+    for ax, kind in zip(ivp_fig.axes, ("explicit", "implicit")):
+        exact = ax.lines[0].get_xydata()
+        np.testing.assert_allclose(exact[:, 1], np.exp(-2.3 * exact[:, 0]), rtol=1e-12)
+        for line, run in zip(ax.lines[1:], ivp["runs"]):
+            t, x = line.get_xydata().T
+            n = np.round(t / run["h"])
+            factor = 1 - 2.3 * run["h"] if kind == "explicit" else 1 / (1 + 2.3 * run["h"])
+            np.testing.assert_allclose(x, factor ** n, rtol=1e-10)
+            assert line.get_label() == f"h = {run['h']:g}"
+        assert ax.get_ylim() == (-3, 3)
 
 
-def test_model_plots(tmp_path):
+def test_model_plots(tmp_path, figures):
     torch.manual_seed(0)
     mlp = stablenets.create_model("mlp-moons", blocks=3, hidden=8, scheme="damped", lambda_init=(0.0, 0.05)).eval()
     x, y = load("moons", n=60, split="test")
-    jacobian.plot_jacobian(jacobian.jacobian_analysis(mlp, x, k=2, krylov_dim=2), tmp_path / "jac.png")
-    flow.plot_feature_flow({"a": flow.feature_flow(mlp, x, y), "b": flow.feature_flow(mlp, x, y)}, tmp_path / "fl.png")
+    jac = jacobian.jacobian_analysis(mlp, x, k=2, krylov_dim=2)
+    jacobian.plot_jacobian(jac, tmp_path / "jac.png")
+    flows = {"a": flow.feature_flow(mlp, x, y), "b": flow.feature_flow(mlp, x, y)}
+    flow.plot_feature_flow(flows, tmp_path / "fl.png")
     summary = coefficients.coefficient_summary(mlp)
     assert summary["lambda"]["share_above"] == pytest.approx(np.mean(summary["lambda"]["values"] > 0.01))
     coefficients.plot_coefficients({"mlp": summary}, tmp_path / "coef.png")
@@ -60,6 +127,40 @@ def test_model_plots(tmp_path):
     landscape.plot_landscapes(data, tmp_path / "land.png")
     for name in ("jac", "fl", "coef", "land"):
         assert_png(tmp_path / f"{name}.png")
+    jac_fig, flow_fig, coef_fig, land_fig = figures
+
+    # Jacobian: σ₁ and C per block are the analysis' values; each block's eigenvalues are scattered
+    ax_eig, ax_norm = jac_fig.axes
+    rows = jac["blocks"]
+    sigma, c = ax_norm.lines[0].get_xydata(), ax_norm.lines[1].get_xydata()
+    np.testing.assert_allclose(sigma[:, 0], [r["index"] for r in rows])
+    np.testing.assert_allclose(sigma[:, 1], [r["singular_values"][0] for r in rows])
+    np.testing.assert_allclose(c[:, 1], [r["c_stability"] for r in rows])
+    assert any(r["eigenvalues"] is not None for r in rows)
+    drawn = np.concatenate([col.get_offsets() for col in ax_eig.collections if len(col.get_offsets())])
+    for r in rows:
+        for ev in np.atleast_1d(r["eigenvalues"] if r["eigenvalues"] is not None else []):
+            assert np.min(np.abs(drawn[:, 0] + 1j * drawn[:, 1] - ev)) < 1e-6
+
+    # feature flow: every panel scatters the states after its block, one row per model
+    f = flows["a"]
+    assert len(flow_fig.axes) == 2 * min(6, f["states"].shape[0])
+    for ax in flow_fig.axes:
+        j = 0 if ax.get_title() == "input" else int(ax.get_title().rsplit(" ", 1)[1])
+        np.testing.assert_allclose(ax.collections[0].get_offsets(), f["states"][j], rtol=1e-6)
+    assert f"acc {100 * f['accuracy']:.0f}%" in flow_fig.axes[0].get_ylabel()
+
+    # coefficients: one count per λ value in the histogram, the share above 0.01 in the title
+    (ax,) = coef_fig.axes
+    assert sum(bar.get_height() for bar in ax.patches) == len(summary["lambda"]["values"])
+    assert f"{100 * summary['lambda']['share_above']:.0f}% of lambda > 0.01" in ax.get_title()
+
+    # landscape: the class grid drawn is the predicted classes over the two directions
+    grids = [a for a in land_fig.axes if a.images and a.get_title().startswith("predicted class")]
+    assert len(grids) == len(data["models"]) == 2
+    for grid, m in zip(grids, data["models"].values()):
+        np.testing.assert_array_equal(grid.images[0].get_array(), np.asarray(m["pred"]).T)
+        assert grid.images[0].get_extent() == [-20.0, 20.0, -20.0, 20.0]
 
 
 def test_solver_steps_record_and_restore(tmp_path):

@@ -67,11 +67,32 @@ def test_models_and_experiment_list(capsys):
     assert "a-cifar10-in-resnet-110" in capsys.readouterr().out
 
 
-def test_help_of_every_command_runs(capsys):
+def test_help_names_only_what_exists(capsys):
+    """Each command's --help exits 0, and what it names is real: the experiments in train's examples are
+    packaged, its example overrides are accepted settings, and evaluate offers exactly the registered suites."""
+    import dataclasses
+    import re
+
+    from stablenets.evaluation import list_suites
+    from stablenets.training import TrainConfig, apply_overrides
+    from stablenets.training.config import list_experiments
+
+    helps = {}
     for cmd in ("train", "evaluate"):
         with pytest.raises(SystemExit) as info:
             main([cmd, "--help"])
-        assert info.value.code == 0 and "usage: stablenets " + cmd in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert info.value.code == 0 and out.startswith("usage: stablenets " + cmd)
+        helps[cmd] = " ".join(out.split())  # argparse wraps lines
+    train = helps["train"]
+    named = {n for n in re.findall(r"stablenets(?:\.cli)? train ([a-z0-9][\w.-]*)", train) if not n.endswith(".toml")}
+    assert named and named <= set(list_experiments()), named - set(list_experiments())
+    sections = "|".join(f.name for f in dataclasses.fields(TrainConfig))
+    overrides = [f"{k}={v}" for k, v in re.findall(rf"\b((?:{sections})\.[\w.]+)=(\[[^\]]*\]|[^\s`,)]+)", train)]
+    assert len(overrides) >= 4, overrides
+    apply_overrides(TrainConfig(), overrides).validate()  # every example override is a valid setting
+    offered = re.search(r"--suite \{([^}]*)\}", helps["evaluate"]).group(1).split(",")
+    assert sorted(offered) == sorted(list_suites())
     done = subprocess.run([sys.executable, "-m", "stablenets.cli", "demo", "--help"], capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and "usage: stablenets demo" in done.stdout and "--epochs" in done.stdout

@@ -131,3 +131,93 @@ def test_pgd_through_a_compiled_model_matches_eager():
     assert model.training  # the attack gave the model its mode back, through the wrapper too
     assert (compiled - x).abs().max() <= 8 / 255 + 1e-6
     torch.testing.assert_close(compiled, eager, rtol=0, atol=1e-6)
+
+
+# --- the entry point and its report (python -m benchmarks)
+
+REPORTS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
+STAMP_KEYS = {"commit", "date", "device", "hardware", "torch", "cuda", "python", "command"}
+
+
+@pytest.mark.parametrize("stem", ["cpu", "cuda"])
+def test_committed_report_is_rendered_from_its_json_and_every_section_is_stamped(stem):
+    import json
+
+    from benchmarks.__main__ import SECTIONS, render
+
+    rep = json.loads((REPORTS / f"{stem}.json").read_text())
+    assert rep["device"] == stem and rep["sections"]
+    assert set(rep["sections"]) <= set(SECTIONS)
+    for key, sec in rep["sections"].items():
+        assert STAMP_KEYS <= set(sec["stamp"]), (key, STAMP_KEYS - set(sec["stamp"]))
+        assert sec["stamp"]["device"] == stem and sec["stamp"]["commit"] and sec["stamp"]["date"][:4] == "2026"
+    assert (REPORTS / f"{stem}.md").read_text() == render(rep)  # the Markdown says what the JSON says
+
+
+def test_a_run_stamps_the_sections_it_measures_and_keeps_the_others(tmp_path):
+    import json
+    import os
+
+    from benchmarks import report
+    from benchmarks.__main__ import QUICK, main
+
+    old = {"stamp": {"commit": "abc", "date": "2026-01-01", "device": "cpu"}, "settings": {},
+           "results": {"model": "resnet-20", "batch": 1, "attacks": {}}}
+    (tmp_path / "t.json").write_text(json.dumps({"device": "cpu", "sections": {"attacks": old}}))
+    assert main(["--device", "cpu", "--quick", "--sections", "data", "--out", str(tmp_path), "--stem", "t",
+                 "--note", "shared machine"]) == 0
+    rep = json.loads((tmp_path / "t.json").read_text())
+    assert rep["sections"]["attacks"] == old
+    sec = rep["sections"]["data"]
+    st = sec["stamp"]
+    assert st["torch"] == torch.__version__ and st["note"] == "shared machine" and st["torch_threads"] == 1
+    assert st["clock"] == "thread_time" and st["hardware"]["logical_cores"] == os.cpu_count()
+    assert st["commit"] == report.git_commit() and st["command"].startswith("python -m benchmarks --device cpu")
+    assert sec["settings"]["sizes"]["data_n"] == QUICK["data_n"] and sec["settings"]["quick"]
+    res = sec["results"]
+    assert set(res["paths"]) == {"device batcher", "streaming batcher", "torch DataLoader"}
+    for path in res["paths"].values():
+        assert path["images_per_s"] * path["epoch_s"] == pytest.approx(QUICK["data_n"])
+    assert res["ratio"] == pytest.approx(res["paths"]["torch DataLoader"]["epoch_s"]
+                                         / res["paths"]["device batcher"]["epoch_s"])
+    md = (tmp_path / "t.md").read_text()
+    assert report.describe(st) in md and "shared machine" in md
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--sections", "cifar-pgd"], "need --data"),
+    (["--sections", "nonsense"], "invalid choice"),
+    (["--data", "/no/such/folder", "--sections", "library"], "no such folder"),
+    (["--device", "meta"], "only cpu and cuda"),
+    (["--threads", "0"], "at least 1"),
+])
+def test_bad_benchmark_arguments_stop_before_any_work(argv, words, capsys, tmp_path):
+    from benchmarks.__main__ import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--out", str(tmp_path), *([] if "--device" in argv else ["--device", "cpu"]), *argv])
+    assert info.value.code == 2 and words in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("mode, steps", [("natural", 0), ("pgd", 2)])
+def test_cifar_step_loop_times_the_library_step_it_names(mode, steps):
+    """An epoch of ``cifar-train`` / ``cifar-adv`` is the library's step on every batch: a training
+    forward per batch, plus the attack's forwards in ``pgd`` mode, and the weights move."""
+    import stablenets
+    from benchmarks import cifar
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randint(0, 256, (40, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (40,), generator=g)
+    model = stablenets.create_model("resnet-8", widths=[4, 8, 8])
+    before = [p.detach().clone() for p in model.parameters()]
+    calls = []
+    model.register_forward_pre_hook(lambda m, args: calls.append(args[0].shape[0]))
+    r = cifar.train_epochs(model, x, y, 16, torch.device("cpu"), mode=mode, pgd_steps=steps, epochs=2,
+                           warmup_steps=1, amp=False)
+    assert r["images_per_epoch"] == 32 and len(r["epoch_s"]) == 2  # drop_last: 2 batches of 16
+    assert r["images_per_s"] == pytest.approx(32 / min(r["epoch_s"]))
+    batches = 1 + 2 * 2  # warm-up step, then two epochs of two batches
+    assert len(calls) == batches * (1 + steps)  # PGD-k training: k attack forwards (last iterate) + the step's
+    assert all(n == 16 for n in calls)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -7,7 +7,7 @@
     stablenets train my-experiment.toml --out runs/mine --resume
     torchrun --nproc_per_node 4 -m stablenets.cli train e-cifar10-zerosnet-opt-110 --out runs/z
 
-Overrides are ``section.key=value`` with TOML values (``optim.milestones=[30, 60]``,
+Overrides are ``section.key=value`` with TOML values (``schedule.milestones=[30, 60]``,
 ``model.overrides.lambda_init=[0.2, 0.25]``), checked against the settings' types.
 The data folder is --data-root or $STABLENETS_DATA. Exit status: 0 done, 2 bad input,
 3 the loss diverged (the message names the epoch, the step and the last good checkpoint).
