@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import shlex
 import sys
 import time
 import traceback
@@ -199,7 +200,7 @@ def main(argv=None) -> int:
     path = a.out / f"{stem}.json"
     rep = report.load(path)
     rep["device"] = device.type
-    command = "python -m benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv)
     failed = []
     for key in a.sections:
         t = time.perf_counter()

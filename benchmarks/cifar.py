@@ -160,14 +160,15 @@ def adv_epoch(data, batch, device, amp=True) -> dict:
                         epochs=1, warmup_steps=5, amp=amp)
 
 
-def library_train(root: str, batch: int, epochs: int, mode: str = "natural", device: str = "cuda",
-                  compile_mode: str | None = None, subset: int = 0, verify: bool = True) -> dict:
+def library_train(root: str | None, batch: int, epochs: int, mode: str = "natural", device: str = "cuda",
+                  compile_mode: str | None = None, subset: int = 0, verify: bool = True, dataset: str = "cifar10",
+                  model: str = MODEL, model_overrides: dict | None = None) -> dict:
     """``stablenets.training.train`` itself; its per-epoch seconds include test evaluation and checkpoint."""
     from stablenets.training import train
     from stablenets.training.config import TrainConfig
 
     cfg = TrainConfig()
-    cfg.model.name = MODEL
+    cfg.model.name, cfg.model.overrides, cfg.data.dataset = model, dict(model_overrides or {}), dataset
     cfg.data.root, cfg.data.verify, cfg.data.batch_size = root, verify, batch
     cfg.optim.lr, cfg.optim.nesterov = 0.05, True
     cfg.schedule.kind = "constant"

@@ -45,7 +45,7 @@ def test_directions_are_orthogonal_with_equal_norms(setup):
 
 def test_compare_uses_the_same_corrupted_input_and_rejects_even_grids(setup):
     model, x, y = setup
-    other = stablenets.create_model("in-resnet-8", in_channels=1, image_size=8).eval()
+    other = stablenets.create_model("in-resnet-8", dataset="mnist", image_size=8).eval()
     data = la.compare_landscapes({"a": model, "b": other}, x, y, "gaussian_noise", 5, radius=2.0, n=3)
     assert data["input"] == "gaussian_noise-5" and set(data["models"]) == {"a", "b"}
     clean = la.loss_landscape(model, x, y, radius=2.0, n=3)

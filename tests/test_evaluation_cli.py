@@ -1,11 +1,9 @@
-"""``stablenets evaluate``: the sub-command parses, loads through load_model, and writes the report
-into the run directory. load_model is replaced by a stand-in (the training part may not exist)."""
+"""``stablenets evaluate``: the sub-command parses, loads through the checkpoint stage, and writes the
+report into the run directory. In the first test the loader is a stand-in for any model."""
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-import types
 
 import pytest
 import torch
@@ -30,9 +28,9 @@ def test_evaluate_command_writes_the_report_into_the_run_directory(tmp_path, mon
         loaded.append((str(path), str(device)))
         return model, {"dataset": "embedded-mnist", "preset": "linear-test"}
 
-    stub = types.ModuleType("stablenets.training.checkpoint")
-    stub.load_model = load_model
-    monkeypatch.setitem(sys.modules, "stablenets.training.checkpoint", stub)
+    import stablenets.pipeline
+
+    monkeypatch.setattr(stablenets.pipeline, "load_model", load_model)
     run = tmp_path / "run"
     run.mkdir()
     ckpt = run / "model.safetensors"
@@ -60,7 +58,7 @@ def test_evaluate_command_rejects_unknown_suites_and_missing_checkpoints(tmp_pat
 def test_stablenets_evaluate_end_to_end_on_a_real_checkpoint(tmp_path, capsys):
     import stablenets
     from stablenets.cli import main
-    from stablenets.training.checkpoint import save_model
+    from stablenets.checkpoint import save_model
 
     torch.manual_seed(0)
     model = stablenets.create_model("resnet-8", num_classes=10, in_channels=1, image_size=28,
@@ -83,7 +81,7 @@ def test_stablenets_evaluate_end_to_end_on_a_real_checkpoint(tmp_path, capsys):
 def test_several_checkpoints_are_evaluated_as_one_ensemble(tmp_path):
     import stablenets
     from stablenets.cli import main
-    from stablenets.training.checkpoint import save_model
+    from stablenets.checkpoint import save_model
 
     for seed in (0, 1):
         torch.manual_seed(seed)

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from stablenets.training import list_experiments, load_config, smoke, train
+from stablenets.pipeline import prepare, train_and_evaluate
+from stablenets.training import list_experiments, load_config
 from stablenets.training.scale import SMOKE_FALLBACK, smoke_model
 
 
@@ -18,11 +19,11 @@ def _no_data_root(monkeypatch):
 @pytest.mark.parametrize("name", list_experiments())
 def test_experiment_runs_at_smoke_scale(name, tmp_path):
     cfg = load_config(name)
-    small = smoke(cfg)
+    small = prepare(cfg, "smoke")
     assert small.mode.kind == cfg.mode.kind and small.eval.suite == cfg.eval.suite
     assert small.run.epochs == 1 and small.data.train_subset <= 16
     lines = []
-    summary = train(small, tmp_path, device="cpu", fallback=SMOKE_FALLBACK, log=lines.append)
+    summary = train_and_evaluate(small, tmp_path, device="cpu", fallback=SMOKE_FALLBACK, log=lines.append)
     if summary["dataset"] != cfg.data.dataset or any("synthetic" in line for line in lines):
         assert any(line.startswith("[smoke]") and cfg.data.dataset in line for line in lines)  # says so
     rows = (tmp_path / "metrics.jsonl").read_text().splitlines()

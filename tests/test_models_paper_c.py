@@ -23,9 +23,9 @@ def test_ie_wide_resnet_is_five_percent_larger_from_its_down_sampling_shortcuts(
 
 @pytest.mark.parametrize("ie, plain, width", [("ie-resnet-1-18-w8", "resnet-18-w8", 8),
                                               ("ie-resnet-3-18-w8", "resnet-18-w8", 8),
-                                              ("ie-resnet-1-50-g0.05", "resnet-50-w16", 16),
-                                              ("ie-resnet-1-34", "resnet-34-w16", 16),
-                                              ("ie-resnet-2-18-w64", "resnet-18-w64", 64)])
+                                              ("ie-resnet-1-50-w16-g0.05", "resnet-50-w16", 16),
+                                              ("ie-resnet-1-34-w16", "resnet-34-w16", 16),
+                                              ("ie-resnet-2-18", "resnet-18", 64)])
 def test_each_ie_resnet_has_a_plain_twin_of_the_same_width(ie, plain, width):
     """C-table1: ResNet-18 "with 8 initial channels" on MNIST; C-table2/3: "initial channel number equals to
     16", "4 times smaller"; C-fig6: "Pre-Act ResNet-18 with initial channels equaling 64"."""
@@ -37,7 +37,7 @@ def test_each_ie_resnet_has_a_plain_twin_of_the_same_width(ie, plain, width):
 
 def test_inner_step_is_the_papers():
     """C §5.2: natural training "with inner step size γ = 0.05" (C-table1, C-table2); C §5.4: γ = 0.1."""
-    for name in ("ie-resnet-1-18-w8", "ie-resnet-3-18-w8", "ie-resnet-1-50-g0.05"):
+    for name in ("ie-resnet-1-18-w8", "ie-resnet-3-18-w8", "ie-resnet-1-50-w16-g0.05"):
         assert get_preset(name).args["scheme_args"]["gamma"] == 0.05
     assert get_preset("ie-wrn-34-10").args["scheme_args"] == dict(iterations=1, gamma=0.1)
 

@@ -221,3 +221,35 @@ def test_cifar_step_loop_times_the_library_step_it_names(mode, steps):
     assert len(calls) == batches * (1 + steps)  # PGD-k training: k attack forwards (last iterate) + the step's
     assert all(n == 16 for n in calls)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_library_section_reads_the_trainers_epochs():
+    """``library`` times ``stablenets.training.train`` from its metrics: one row per epoch, and images/s
+    of the best epoch = steps per epoch × batch / its seconds."""
+    from benchmarks import cifar
+
+    r = cifar.library_train(None, 16, 2, device="cpu", subset=32, dataset="embedded-mnist", model="resnet-8",
+                            model_overrides={"widths": [4, 8, 8]})
+    assert len(r["epoch_s"]) == len(r["test_acc"]) == 2 and all(0 <= a <= 1 for a in r["test_acc"])
+    assert r["images_per_s_best_epoch"] == pytest.approx(2 * 16 / min(r["epoch_s"]))  # 32 images: 2 steps of 16
+    assert r["total_s"] >= sum(r["epoch_s"])
+
+
+def test_cifar_pgd_reports_the_models_accuracies():
+    """``cifar-pgd``'s clean accuracy is the model's, and its robust accuracy is that of PGD's points."""
+    import stablenets
+    from benchmarks import cifar
+    from stablenets.attacks import pgd
+
+    torch.manual_seed(0)
+    model = stablenets.create_model("resnet-8", widths=[4, 8, 8]).eval()
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randint(0, 256, (12, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 10, (12,), generator=g)
+    r = cifar.pgd_test(model, x, y, torch.device("cpu"), batch=5, steps=2)
+    xf = x.float() / 255
+    with torch.no_grad():
+        clean = (model(xf).argmax(1) == y).float().mean().item()
+        adv = torch.cat([pgd(model, xf[i:i + 5], y[i:i + 5], cifar.EPS, cifar.ALPHA, 2) for i in range(0, 12, 5)])
+        robust = (model(adv).argmax(1) == y).float().mean().item()
+    assert r["images"] == 12 and r["batch"] == 5 and r["clean_acc"] == pytest.approx(clean)
+    assert r["robust_acc"] == pytest.approx(robust) and r["images_per_s"] == pytest.approx(12 / r["seconds"])

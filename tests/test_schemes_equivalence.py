@@ -59,7 +59,7 @@ def test_multistep_history_follows_the_formula_and_projects_at_transitions():
     history = [h]
     for n, block in enumerate(model.trunk.blocks):
         x_n = history[0]
-        projected = [block.project(t) for t in history]
+        projected = [block.project(t, j) for j, t in enumerate(history)]  # each term its own projection
         f = block.branch(x_n)
         if n < 2:
             new = projected[0] + f
@@ -67,6 +67,10 @@ def test_multistep_history_follows_the_formula_and_projects_at_transitions():
             new = beta * f + sum(a * t for a, t in zip(alphas, projected))
         history = [new, *projected[:2]]
     torch.testing.assert_close(model(X), model.head(history[0]))
+    transition = model.trunk.blocks[3]  # first block of stage 2: three terms, three different projections
+    assert len(transition.history_shortcuts) == 2
+    weights = [transition.shortcut.weight, *(s.weight for s in transition.history_shortcuts)]
+    assert all(not torch.equal(a, b) for a, b in zip(weights, weights[1:]))
 
 
 def test_configured_coefficients_reach_every_block():

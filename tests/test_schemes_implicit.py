@@ -29,7 +29,7 @@ def block_input_gradients(create_graph):
     x = implicit.stem(implicit.input_layer(X)).detach().requires_grad_(True)
     weights = torch.randn(3, 16, 12, 12)
     (g_implicit,) = torch.autograd.grad((step(block, x, [x]) * weights).sum(), x)
-    (g_explicit,) = torch.autograd.grad((block(x) * weights).sum(), x)
+    (g_explicit,) = torch.autograd.grad(((block.project(x) + block.branch(x)) * weights).sum(), x)
     return g_implicit, g_explicit
 
 

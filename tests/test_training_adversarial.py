@@ -6,7 +6,8 @@ import torch
 
 from stablenets.attacks import pgd
 from stablenets.data import load
-from stablenets.training import TrainConfig, apply_overrides, load_model, train
+from stablenets.checkpoint import load_model
+from stablenets.training import TrainConfig, apply_overrides, train
 from stablenets.training.modes import trades_adversary
 
 
@@ -42,7 +43,7 @@ def test_trades_adversary_stays_in_the_ball_and_raises_the_kl():
     import torch.nn.functional as F
     from stablenets import create_model
 
-    model = create_model("resnet-8", in_channels=1, image_size=28, widths=(4, 8, 8)).eval()
+    model = create_model("resnet-8", dataset="mnist", widths=(4, 8, 8)).eval()
     x = torch.rand(8, 1, 28, 28)
     x_adv = trades_adversary(model, x, eps=0.1, alpha=0.05, steps=3, seed=0)
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6 and x_adv.min() >= 0 and x_adv.max() <= 1

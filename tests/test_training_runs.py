@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from stablenets.training import (Ensemble, NonFiniteLossError, TrainConfig, apply_overrides, load_ensemble,
-                                 load_model, train)
-from stablenets.training import checkpoint as ckpt
+from stablenets.checkpoint import Ensemble, load_ensemble, load_model
+from stablenets.checkpoint import files as ckpt
+from stablenets.training import NonFiniteLossError, TrainConfig, apply_overrides, train
 from stablenets.training import trainer
 
 
@@ -45,7 +45,7 @@ def test_resume_gives_the_same_final_weights_as_an_uninterrupted_run(tmp_path):
     lam = rows[-1]["coefficients"]["lambda"]
     assert lam["min"] <= lam["mean"] <= lam["max"] and lam["n"] == 3
     assert all(v > 0 for v in rows[-1]["grad_norms"].values())
-    with pytest.raises(ValueError, match="already holds a run"):
+    with pytest.raises(ValueError, match="already holds stablenets files"):
         train(tiny(), tmp_path / "cut", device="cpu", log=quiet)
 
 
@@ -59,7 +59,7 @@ def test_checkpoint_round_trip_and_metadata(tmp_path):
     again, _ = load_model(tmp_path, "cpu")  # the run folder works too
     assert torch.equal(model(x), again(x))
     state = torch.load(tmp_path / ckpt.STATE_FILE, weights_only=True)
-    assert {"model", "optimizer", "scheduler", "rng", "epoch", "step"} <= state.keys()
+    assert {"model", "optimizer", "scheduler", "rng", "epoch", "step", "sha256"} <= state.keys()
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "nothing.safetensors")
 

@@ -1,26 +1,53 @@
-"""Atomic file writes: nothing a user ran is lost to an interrupted write.
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
 
 Every file the library writes (checkpoints, metrics, reports, figures) goes to a
-temporary file in the target's folder, is flushed and fsynced, and is then renamed
-over the target with ``os.replace``. A reader sees the old file or the new one,
-never half of one; an interrupted write leaves no temporary file behind.
+temporary file ``.<name>.<random>.tmp`` in the target's folder, is flushed and fsynced,
+and is then renamed over the target with ``os.replace``. A write that fails (an exception,
+Ctrl-C) removes its temporary file. A process killed outright (``kill -9``, power loss)
+can leave one behind: the target is intact, and a training run removes such files at its
+next start (:func:`stablenets.training.rundir.clean_stale_tmp`).
+
+A write that cannot be done (read-only folder, full disk, no permission) is one
+:class:`WriteError` naming the path and the reason, whatever layer failed (the OS, torch's
+zip writer, safetensors).
 """
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write", "write_bytes_atomic", "write_text_atomic", "write_json_atomic"]
+__all__ = ["atomic_write", "write_bytes_atomic", "write_text_atomic", "WriteError", "TMP_SUFFIX"]
+
+TMP_SUFFIX = ".tmp"
+_FULL = 1 << 20  # bytes free below which a failed write is put down to a full disk
+
+
+class WriteError(OSError):
+    """A file could not be written; the message names the path and why."""
+
+
+def _why(directory: Path, err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    try:
+        if shutil.disk_usage(directory).free < _FULL:
+            return "no space left on the device"
+    except OSError:
+        pass
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise WriteError(f"cannot write {path}: {_why(path.parent, err)}") from None
     os.close(fd)
     try:
         write(tmp)
@@ -30,6 +57,13 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except Exception as err:
+        why = _why(path.parent, err)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(err, OSError) or why == "no space left on the device":
+            raise WriteError(f"cannot write {path}: {why}") from None
+        raise
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -43,8 +77,3 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def write_json_atomic(path: str | os.PathLike, obj, **dumps_kwargs) -> Path:
-    dumps_kwargs.setdefault("indent", 2)
-    return write_text_atomic(path, json.dumps(obj, **dumps_kwargs) + "\n")

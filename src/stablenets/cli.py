@@ -2,8 +2,9 @@
 
 Subcommands: models, data, train, evaluate, analyze, demo. Each area of the
 library registers its own subcommand (``register(subparsers)``) and returns an
-exit code; this module only assembles them and turns a user's mistake
-(ValueError, FileNotFoundError) into one clear line and exit status 2.
+exit code; this module only assembles them and turns a user's mistake (ValueError, including
+SettingError and CheckpointError; an OSError such as a missing file or an unwritable output)
+into one clear line on stderr and exit status 2, and Ctrl-C into one line and exit status 130.
 """
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ def _models(args) -> int:
     if not names:
         print(f"no preset matches {args.filter!r}", file=sys.stderr)
         return 2
-    print(f"{'name':<28} {'params':>9}  paper  description")
+    print(f"{'name':<30} {'params':>9}  {'backbone':<24} {'width':>5}  {'data set':<9} {'twin':<18} "
+          f"{'paper':<7} {'tables':<30} description")
     for name in names:
         preset = get_preset(name)
         count = sum(p.numel() for p in create_model(name).parameters())
-        print(f"{name:<28} {count / 1e6:>8.2f}M  {preset.paper:<5}  {preset.description}")
+        width = "" if preset.width is None else str(preset.width)
+        print(f"{name:<30} {count / 1e6:>8.2f}M  {preset.backbone:<24} {width:>5}  {preset.dataset:<9} "
+              f"{preset.twin:<18} {preset.paper:<7} {preset.table or '-':<30} {preset.description}")
     return 0
 
 
@@ -54,9 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head` and closed: not an error
         sys.stderr.close()
         return 0
-    except (ValueError, FileNotFoundError, KeyError) as err:
-        message = err.args[0] if err.args else str(err)
-        print(f"stablenets {args.command}: error: {message}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"stablenets {args.command}: interrupted (Ctrl-C); finished epochs and written files are kept, "
+              f"a training run continues with --resume", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, OSError) as err:
+        message = err.args[0] if err.args and isinstance(err.args[0], str) and not isinstance(err, OSError) \
+            else str(err)
+        print(f"stablenets {args.command}: error: {' '.join(message.split())}", file=sys.stderr)
         return 2
 
 

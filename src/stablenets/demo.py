@@ -103,17 +103,17 @@ def format_table(rows: dict[str, dict[str, float]], seconds: dict[str, float]) -
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from stablenets.data import load
     from stablenets.atomic import write_text_atomic
-    from stablenets.training.checkpoint import load_model
-    from stablenets.training.trainer import train
+    from stablenets.checkpoint import load_model
+    from stablenets.data import test_points
+    from stablenets.training import train
 
     if args.epochs < 1 or args.n < 1:
         raise ValueError(f"--epochs and --n must be at least 1, got {args.epochs} and {args.n}")
     device = resolve_device(args.device)
     out = args.out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    x, y = load("embedded-mnist", split="test")
-    x, y = (x[:args.n].float() / 255).to(device), y[:args.n].to(device)
+    x, y, _ = test_points("embedded-mnist", n=args.n)
+    x, y = x.to(device), y.to(device)
     rows, seconds, runs, notes = {}, {}, {}, []
     started = time.perf_counter()
     print(f"stablenets demo: 4 schemes on the ResNet-8 backbone (widths {WIDTHS}), packaged MNIST "

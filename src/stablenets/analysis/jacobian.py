@@ -38,13 +38,9 @@ def trunk_histories(model: nn.Module, x: torch.Tensor) -> list[list[torch.Tensor
     """The (unprojected) state history entering every block: [x_n, x_{n−1}, …] newest first."""
     trunk = _trunk(model)
     model.check_input(x)
+    out: list[list[torch.Tensor]] = []
     with torch.no_grad():
-        history = [model.stem(model.input_layer(x))]
-        out = []
-        for block, step in zip(trunk.blocks, trunk.steps):
-            out.append(list(history))
-            projected = history if block.same_shape else [block.shortcut(h) for h in history]
-            history = [step(block, history[0], projected), *projected[: trunk.n_history - 1]]
+        trunk.run([model.stem(model.input_layer(x))], record=out)
     return out
 
 
@@ -56,11 +52,7 @@ def segment_map(model: nn.Module, histories: list[list[torch.Tensor]], start: in
     older = [h.detach() for h in histories[start][1:]]
 
     def fn(x: torch.Tensor) -> torch.Tensor:
-        history = [x, *older]
-        for block, step in zip(trunk.blocks[start:stop], trunk.steps[start:stop]):
-            projected = history if block.same_shape else [block.shortcut(h) for h in history]
-            history = [step(block, history[0], projected), *projected[: trunk.n_history - 1]]
-        return history[0]
+        return trunk.run([x, *older], start, stop)[0]
 
     return fn
 

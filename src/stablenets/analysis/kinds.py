@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from stablenets.analysis import coefficients, dynamics, flow, jacobian, landscape, solver, stability, sweeps
 from stablenets.analysis.report import Section
@@ -26,7 +25,7 @@ def load_checkpoints(paths, device, at_least: int = 1, at_most: int | None = Non
         want = f"{at_least}" if at_most == at_least else f"{at_least} to {at_most or 'any number of'}"
         raise ValueError(f"this kind needs {want} checkpoint(s) (model.safetensors or run directories), "
                          f"got {len(paths)}")
-    from stablenets.training import load_model
+    from stablenets.checkpoint import load_model
 
     out = []
     for p in paths:
@@ -36,19 +35,17 @@ def load_checkpoints(paths, device, at_least: int = 1, at_most: int | None = Non
 
 
 def test_points(meta: dict, args, device, n: int = 1):
-    """Test points index … index+n−1 of the checkpoint's data set (images as float in [0, 1])."""
-    from stablenets.data import load
+    """Test points index … index+n−1 of the checkpoint's data set, as model inputs."""
+    from stablenets.data import test_points as load_points
 
     dataset = args.dataset or meta.get("dataset")
     if not dataset:
         raise ValueError("the checkpoint does not name its data set; pass --dataset")
     root = args.data_root or (meta.get("config") or {}).get("data", {}).get("root")
-    x, y = load(dataset, None if dataset in ("moons", "embedded-mnist") else root, split="test")
-    if not 0 <= args.index < len(y):
-        raise ValueError(f"--index {args.index} is outside the {len(y)} test points of {dataset}")
-    x, y = x[args.index: args.index + n], y[args.index: args.index + n]
-    if x.dtype == torch.uint8:
-        x = x.float() / 255
+    try:
+        x, y, _ = load_points(dataset, root, n=n, start=args.index)
+    except ValueError as err:
+        raise ValueError(f"--index {args.index}: {err}") from None
     return x.to(device), y.to(device)
 
 

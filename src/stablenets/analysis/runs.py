@@ -10,7 +10,6 @@ or key is one error naming it.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Iterable
 
@@ -58,20 +57,20 @@ def find_runs(paths: Iterable[str | Path]) -> list[Path]:
     return runs
 
 
-def _preset_args(name: str) -> dict:
-    try:
-        from stablenets.models import get_preset
+def _preset(name: str):
+    from stablenets.models import get_preset
 
-        return get_preset(name).args
+    try:
+        return get_preset(name)
     except ValueError:
-        return {}
+        return None
 
 
 def run_facts(run_dir: str | Path) -> dict:
     """One run as flat facts: model, h, depth, seed, dataset, mode, epochs and the last epoch's accuracies.
 
     h comes from the model overrides, else the preset's scheme settings (Euler default 1.0);
-    depth from the overrides, the preset, or the trailing number of the preset name.
+    depth from the overrides, else the preset's facts (None for a preset this library does not know).
     """
     run_dir = Path(run_dir)
     cfg, last = read_config(run_dir), read_metrics(run_dir)[-1]
@@ -79,11 +78,11 @@ def run_facts(run_dir: str | Path) -> dict:
     model = require(cfg, "model", where)
     name = require(model, "name", where + " [model]")
     overrides = model.get("overrides") or {}
-    preset = _preset_args(name)
-    scheme_args = dict(preset.get("scheme_args") or {})
-    h = overrides.get("h", scheme_args.get("h", 1.0 if preset.get("scheme", "euler") == "euler" else None))
-    match = re.search(r"-(\d+)(-w\d+)?$", name)
-    depth = overrides.get("depth", preset.get("depth", int(match.group(1)) if match else None))
+    preset = _preset(name)
+    args = preset.args if preset is not None else {}
+    scheme_args = dict(args.get("scheme_args") or {})
+    h = overrides.get("h", scheme_args.get("h", 1.0 if args.get("scheme", "euler") == "euler" else None))
+    depth = overrides.get("depth", preset.depth if preset is not None else None)
     mwhere = str(run_dir / "metrics.jsonl") + " (last line)"
     train_acc, test_acc = require(last, "train_acc", mwhere), require(last, "test_acc", mwhere)
     return {"run_dir": str(run_dir), "model": name, "h": None if h is None else float(h), "depth": depth,

@@ -25,6 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stablenets.data.prepare import to_model_input
+
 
 def random_crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
                      pad: int = 4) -> torch.Tensor:
@@ -136,7 +138,7 @@ class DeviceBatcher:
                 if aug is not None:
                     a = aug[k * bs:(k + 1) * bs]
                     x = random_crop_flip(x, a[:, 0], a[:, 1], a[:, 2].bool(), self.pad)
-                x = x.float().mul_(1 / 255)  # a correctly rounded multiply: equal on CPU and CUDA
+                x = to_model_input(x)
             yield x, y
 
 

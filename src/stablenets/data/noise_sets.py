@@ -17,6 +17,7 @@ from stablenets.data._files import resolve_root
 from stablenets.data.cifar import corruption_folder, load_cifar_c
 from stablenets.data.corruptions import NOISE_CORRUPTIONS, corrupt
 from stablenets.data.loaders import load
+from stablenets.data.prepare import to_model_input
 
 SOURCES = ("official", "generated")
 
@@ -33,7 +34,7 @@ def generate_noise_set(images: torch.Tensor, corruption: str, severity: int, see
     g = torch.Generator(device=images.device).manual_seed(int(seed))
     out = torch.empty_like(images)
     for i in range(0, images.shape[0], chunk):
-        x = images[i:i + chunk].float() / 255
+        x = to_model_input(images[i:i + chunk])
         out[i:i + chunk] = (corrupt(x, corruption, severity, generator=g) * 255).round().to(torch.uint8)
     return out
 

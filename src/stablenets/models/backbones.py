@@ -3,11 +3,16 @@
 Each builder returns a :class:`SchemeNet` and takes the same trailing
 arguments: ``num_classes``, ``scheme`` (a name or a Scheme), ``scheme_args``,
 ``in_channels`` and the input ``mean``/``std`` (images arrive in [0, 1] and are
-normalised by the model's first layer).
+normalised by the model's first layer; ``create_model`` fills them from the
+preset's data set), and ``init``: "torch" (PyTorch's layer defaults, the
+builders' default) or "he" (He et al. 2016, the initialisation paper A §4.1
+follows and the reference codes of paper E and of Lu et al. 2018 use; every
+paper preset sets it).
 
 - :func:`cifar_resnet`: pre-activation ResNet for 32×32 images, widths 16/32/64,
   depth 6n+2 with basic branches (ResNet-20/32/44/56/110/218) or 9n+2 with
-  bottleneck branches (PreResNet-164).
+  bottleneck branches (PreResNet-164/326); ``norm=False`` drops every BatchNorm
+  (paper B Fig. 5).
 - :func:`wide_resnet`: WRN-d-k, depth 6n+4 (WRN-34-10).
 - :func:`resnext`: ResNeXt-29 (c×wd) for CIFAR.
 - :func:`imagenet_resnet`: ResNet-10/18/34/50 layouts with a base ``width``
@@ -26,8 +31,9 @@ from typing import Sequence
 
 from torch import nn
 
-from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, conv3x3,
-                                      default_normalization, post_basic_block)
+from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, checked_normalization,
+                                      conv3x3, he_init, post_basic_block)
+from stablenets.settings import check
 from stablenets.models.network import SchemeNet
 from stablenets.schemes import get_scheme
 
@@ -38,10 +44,16 @@ def make_scheme(scheme, scheme_args):
     return get_scheme(scheme, **(scheme_args or {}))
 
 
-def _image_net(blocks, stem, head_channels, num_classes, scheme, scheme_args, in_channels, mean, std):
-    mean, std = default_normalization(in_channels, mean, std)
-    return SchemeNet(Normalize(mean, std), stem, blocks, PreActHead(head_channels, num_classes),
-                     make_scheme(scheme, scheme_args), "image", in_channels)
+INITS = ("he", "torch")
+
+
+def _image_net(blocks, stem, head_channels, num_classes, scheme, scheme_args, in_channels, mean, std, init="torch",
+               norm=True):
+    mean, std = checked_normalization(in_channels, mean, std)
+    check("init", init, choices=INITS)
+    net = SchemeNet(Normalize(mean, std), stem, blocks, PreActHead(head_channels, num_classes, norm=norm),
+                    make_scheme(scheme, scheme_args), "image", in_channels)
+    return he_init(net) if init == "he" else net
 
 
 def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_block, first_stride: int = 1):
@@ -57,22 +69,26 @@ def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_bl
 
 
 def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), shortcut_kernel: int = 1,
-                 *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None,
-                 image_size=32):
+                 norm: bool = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
+                 std=None, image_size=32, init="torch"):
     per, kind = (9, "bottleneck") if bottleneck else (6, "basic")
     if depth < per + 2 or (depth - 2) % per:
         raise ValueError(f"a CIFAR ResNet with {kind} branches has depth {per}n+2 (e.g. "
                          f"{', '.join(str(per * n + 2) for n in (1, 3, 6, 18))}), got {depth}")
     n = (depth - 2) // per
-    make = partial(bottleneck_block if bottleneck else basic_block, shortcut_kernel=shortcut_kernel)
+
+    def make(cin, planes, stride):
+        return (bottleneck_block if bottleneck else basic_block)(cin, planes, stride, shortcut_kernel=shortcut_kernel,
+                                                                  norm=norm)
+
     blocks, cout = build_stages(widths[0], widths, [n] * len(widths), make)
     return _image_net(blocks, conv3x3(in_channels, widths[0]), cout, num_classes, scheme, scheme_args,
-                      in_channels, mean, std)
+                      in_channels, mean, std, init, norm)
 
 
 def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut_kernel: int = 1, *, num_classes=10,
                 scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
-                stem: nn.Module | None = None):
+                stem: nn.Module | None = None, init="torch"):
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"a wide ResNet has depth 6n+4 (e.g. 16, 28, 34), got {depth}")
     n = (depth - 4) // 6
@@ -80,11 +96,11 @@ def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut
     blocks, cout = build_stages(16, widths, [n] * 3, partial(basic_block, dropout=dropout,
                                                              shortcut_kernel=shortcut_kernel))
     return _image_net(blocks, stem if stem is not None else conv3x3(in_channels, 16), cout, num_classes, scheme,
-                      scheme_args, in_channels, mean, std)
+                      scheme_args, in_channels, mean, std, init)
 
 
 def resnext(depth: int = 29, cardinality: int = 8, base_width: int = 64, *, num_classes=10, scheme="euler",
-            scheme_args=None, in_channels=3, mean=None, std=None, image_size=32):
+            scheme_args=None, in_channels=3, mean=None, std=None, image_size=32, init="torch"):
     if (depth - 2) % 9:
         raise ValueError(f"ResNeXt for CIFAR has depth 9n+2 (e.g. 29), got {depth}")
     n = (depth - 2) // 9
@@ -95,7 +111,7 @@ def resnext(depth: int = 29, cardinality: int = 8, base_width: int = 64, *, num_
 
     blocks, cout = build_stages(64, [64, 128, 256], [n] * 3, make)
     return _image_net(blocks, conv3x3(in_channels, 64), cout, num_classes, scheme, scheme_args,
-                      in_channels, mean, std)
+                      in_channels, mean, std, init)
 
 
 IMAGENET_LAYOUTS = {10: ((1, 1, 1, 1), False), 18: ((2, 2, 2, 2), False), 34: ((3, 4, 6, 3), False),
@@ -111,7 +127,7 @@ def imagenet_stem(in_channels: int, width: int, image_size: int) -> nn.Module:
 
 def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, *, num_classes=10, scheme="euler",
                     scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
-                    stem: nn.Module | None = None):
+                    stem: nn.Module | None = None, init="torch"):
     if depth not in IMAGENET_LAYOUTS:
         raise ValueError(f"ImageNet-style ResNets come in depths {sorted(IMAGENET_LAYOUTS)}, got {depth}")
     counts, bottleneck = IMAGENET_LAYOUTS[depth]
@@ -119,11 +135,11 @@ def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, 
     widths = [width, 2 * width, 4 * width, 8 * width]
     blocks, cout = build_stages(width, widths, counts, make)
     stem = stem if stem is not None else imagenet_stem(in_channels, width, image_size)
-    return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std)
+    return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std, init)
 
 
 def resnet10(width: int = 64, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
-             std=None, image_size=32, stem: nn.Module | None = None):
+             std=None, image_size=32, stem: nn.Module | None = None, init="torch"):
     """Paper D's ResNet10 (§5.1): conv3×3–BN–ReLU, then four 1-layer basic blocks, pooling, a linear layer.
 
     The stages have widths W, 2W, 4W, 8W (strides 1, 2, 2, 2), W = 32 or 64 in D-table1. The
@@ -133,10 +149,12 @@ def resnet10(width: int = 64, *, num_classes=10, scheme="euler", scheme_args=Non
     so the state stays the sum and the last ReLU opens the head (ReLU–average pool–linear).
     ``stem`` replaces the first layer (SOBlock).
     """
-    mean, std = default_normalization(in_channels, mean, std)
+    mean, std = checked_normalization(in_channels, mean, std)
+    check("init", init, choices=INITS)
     widths = [width, 2 * width, 4 * width, 8 * width]
     blocks, cout = build_stages(width, widths, (1, 1, 1, 1), post_basic_block)
     if stem is None:
         stem = nn.Sequential(conv3x3(in_channels, width), nn.BatchNorm2d(width), nn.ReLU())
     head = nn.Sequential(nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cout, num_classes))
-    return SchemeNet(Normalize(mean, std), stem, blocks, head, make_scheme(scheme, scheme_args), "image", in_channels)
+    net = SchemeNet(Normalize(mean, std), stem, blocks, head, make_scheme(scheme, scheme_args), "image", in_channels)
+    return he_init(net) if init == "he" else net

@@ -28,7 +28,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from stablenets.models.backbones import make_scheme, resnet10, wide_resnet
-from stablenets.models.layers import Normalize, default_normalization
+from stablenets.models.layers import Normalize, checked_normalization
 from stablenets.models.network import SchemeNet
 from stablenets.schemes.base import ResidualBlock
 from stablenets.schemes.continuous import (ODESettings, SkewLinearODEClassifier, SkewODEBlock, channel_copy,
@@ -67,7 +67,7 @@ def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: st
           norm: bool = True, ode: ODESettings = PAPER_D, *, num_classes=10, in_channels=3, mean=None, std=None,
           image_size=32):
     check("blocks_per_stage", blocks_per_stage, ge=1, integer=True)
-    mean, std = default_normalization(in_channels, mean, std)
+    mean, std = checked_normalization(in_channels, mean, std)
 
     def block(cin, cout, stride):
         return SkewODEBlock(cin, cout, stride, gamma, norm=norm, z0=z0, settings=ode)
@@ -119,7 +119,7 @@ class ODEBranch(nn.Sequential):
 def odenet(width: int = 64, blocks: int = 10, *, num_classes=10, scheme="ode", scheme_args=None, in_channels=3,
            mean=None, std=None, image_size=32):
     check("blocks", blocks, ge=1, integer=True)
-    mean, std = default_normalization(in_channels, mean, std)
+    mean, std = checked_normalization(in_channels, mean, std)
     chain = [ResidualBlock(ODEBranch(width), None, width, width) for _ in range(blocks)]
     head = nn.Sequential(group_norm(width), nn.AdaptiveAvgPool2d(3), nn.Flatten(), nn.Linear(9 * width, num_classes))
     return SchemeNet(Normalize(mean, std), ChannelCopy(width), chain, head, make_scheme(scheme, scheme_args), "image",

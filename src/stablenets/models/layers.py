@@ -2,7 +2,10 @@
 
 Branches are pre-activation (He et al. 2016, "Identity mappings"): each starts
 with BatchNorm–ReLU, so the state carried between blocks is never normalised
-and a scheme combines raw states. Every branch maps (C_in, H, W) to
+and a scheme combines raw states. ``norm=False`` replaces every BatchNorm by the
+identity (paper B Fig. 5 trains ResNets without BN). :func:`he_init` is the
+initialisation of He et al. 2016 that paper A §4.1 follows (and the reference
+codes of papers A and E use): convolutions N(0, 2/(k²·C_out)), BatchNorm γ = 1, β = 0. Every branch maps (C_in, H, W) to
 (C_out, H/stride, W/stride); the shortcut is None when the shape is kept, or a
 1×1 (strided) projection otherwise.
 """
@@ -15,12 +18,6 @@ from torch import Tensor, nn
 
 from stablenets.schemes.base import ResidualBlock
 from stablenets.settings import check
-
-CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
-CIFAR10_STD = (0.2470, 0.2435, 0.2616)
-MNIST_MEAN = (0.1307,)
-MNIST_STD = (0.3081,)
-
 
 class Normalize(nn.Module):
     """(x − mean) / std per channel, with mean/std as buffers: the model's first layer."""
@@ -38,17 +35,33 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def default_normalization(in_channels: int, mean=None, std=None) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """CIFAR-10 statistics for 3 channels, MNIST's for 1, (0.5, 0.5) otherwise, unless given."""
+def checked_normalization(in_channels: int, mean, std) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """mean/std as tuples with one value per input channel (``create_model`` fills them from the preset's data set)."""
     if mean is None or std is None:
-        known = {3: (CIFAR10_MEAN, CIFAR10_STD), 1: (MNIST_MEAN, MNIST_STD)}
-        d_mean, d_std = known.get(in_channels, ((0.5,) * in_channels, (0.5,) * in_channels))
-        mean = d_mean if mean is None else mean
-        std = d_std if std is None else std
+        raise ValueError("an image model needs its input mean and std: create_model fills them from the "
+                         "preset's data set (dataset=...), or pass mean= and std=")
     mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
     if len(mean) != in_channels or len(std) != in_channels:
         raise ValueError(f"mean/std have {len(mean)}/{len(std)} values but the model has {in_channels} input channels")
     return mean, std
+
+
+def he_init(model: nn.Module) -> nn.Module:
+    """He et al. 2016's initialisation: conv weights N(0, 2/(k²·C_out)), BatchNorm γ = 1, β = 0 (linears keep torch's)."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return model
+
+
+def norm_layer(channels: int, norm: bool, dims: int = 2) -> nn.Module:
+    """BatchNorm over ``channels`` (1-D or 2-D), or the identity when ``norm`` is off."""
+    if not norm:
+        return nn.Identity()
+    return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
 
 
 def conv3x3(cin: int, cout: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
@@ -78,9 +91,9 @@ class PreActBasic(nn.Sequential):
 
     expansion = 1
 
-    def __init__(self, cin: int, planes: int, stride: int = 1, dropout: float = 0.0):
-        layers = [nn.BatchNorm2d(cin), nn.ReLU(inplace=False), conv3x3(cin, planes, stride),
-                  nn.BatchNorm2d(planes), nn.ReLU(inplace=False)]
+    def __init__(self, cin: int, planes: int, stride: int = 1, dropout: float = 0.0, norm: bool = True):
+        layers = [norm_layer(cin, norm), nn.ReLU(inplace=False), conv3x3(cin, planes, stride),
+                  norm_layer(planes, norm), nn.ReLU(inplace=False)]
         if dropout > 0:
             layers.append(nn.Dropout(dropout))
         layers.append(conv3x3(planes, planes))
@@ -93,23 +106,23 @@ class PreActBottleneck(nn.Sequential):
     expansion = 4
 
     def __init__(self, cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,
-                 expansion: int | None = None):
+                 expansion: int | None = None, norm: bool = True):
         inner = inner or planes
         out = planes * (expansion or self.expansion)
         super().__init__(
-            nn.BatchNorm2d(cin), nn.ReLU(), nn.Conv2d(cin, inner, 1, bias=False),
-            nn.BatchNorm2d(inner), nn.ReLU(), conv3x3(inner, inner, stride, groups=groups),
-            nn.BatchNorm2d(inner), nn.ReLU(), nn.Conv2d(inner, out, 1, bias=False),
+            norm_layer(cin, norm), nn.ReLU(), nn.Conv2d(cin, inner, 1, bias=False),
+            norm_layer(inner, norm), nn.ReLU(), conv3x3(inner, inner, stride, groups=groups),
+            norm_layer(inner, norm), nn.ReLU(), nn.Conv2d(inner, out, 1, bias=False),
         )
 
 
 class PreActBasic1d(nn.Sequential):
     """The 1-D branch for character sequences: BN–ReLU–conv3–BN–ReLU–conv3."""
 
-    def __init__(self, cin: int, planes: int, stride: int = 1):
+    def __init__(self, cin: int, planes: int, stride: int = 1, norm: bool = True):
         super().__init__(
-            nn.BatchNorm1d(cin), nn.ReLU(), nn.Conv1d(cin, planes, 3, stride=stride, padding=1, bias=False),
-            nn.BatchNorm1d(planes), nn.ReLU(), nn.Conv1d(planes, planes, 3, padding=1, bias=False),
+            norm_layer(cin, norm, 1), nn.ReLU(), nn.Conv1d(cin, planes, 3, stride=stride, padding=1, bias=False),
+            norm_layer(planes, norm, 1), nn.ReLU(), nn.Conv1d(planes, planes, 3, padding=1, bias=False),
         )
 
 
@@ -128,9 +141,9 @@ class PostActBasic(nn.Sequential):
                          conv3x3(planes, planes), nn.BatchNorm2d(planes))
 
 
-def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0,
-                shortcut_kernel: int = 1) -> ResidualBlock:
-    return ResidualBlock(PreActBasic(cin, planes, stride, dropout),
+def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0, shortcut_kernel: int = 1,
+                norm: bool = True) -> ResidualBlock:
+    return ResidualBlock(PreActBasic(cin, planes, stride, dropout, norm),
                          projection(cin, planes, stride, kernel=shortcut_kernel), cin, planes)
 
 
@@ -140,16 +153,16 @@ def post_basic_block(cin: int, planes: int, stride: int = 1) -> ResidualBlock:
 
 
 def bottleneck_block(cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,
-                     expansion: int = 4, shortcut_kernel: int = 1) -> ResidualBlock:
+                     expansion: int = 4, shortcut_kernel: int = 1, norm: bool = True) -> ResidualBlock:
     out = planes * expansion
-    branch = PreActBottleneck(cin, planes, stride, groups=groups, inner=inner, expansion=expansion)
+    branch = PreActBottleneck(cin, planes, stride, groups=groups, inner=inner, expansion=expansion, norm=norm)
     return ResidualBlock(branch, projection(cin, out, stride, kernel=shortcut_kernel), cin, out)
 
 
 class PreActHead(nn.Sequential):
     """BN–ReLU–global average pool–linear: the pre-activation networks' classifier."""
 
-    def __init__(self, channels: int, num_classes: int, dims: int = 2):
-        norm = nn.BatchNorm2d if dims == 2 else nn.BatchNorm1d
+    def __init__(self, channels: int, num_classes: int, dims: int = 2, norm: bool = True):
         pool = nn.AdaptiveAvgPool2d(1) if dims == 2 else nn.AdaptiveAvgPool1d(1)
-        super().__init__(norm(channels), nn.ReLU(), pool, nn.Flatten(), nn.Linear(channels, num_classes))
+        super().__init__(norm_layer(channels, norm, dims), nn.ReLU(), pool, nn.Flatten(),
+                         nn.Linear(channels, num_classes))

@@ -66,15 +66,9 @@ class SchemeNet(nn.Module):
     def block_states(self, x: Tensor) -> list[Tensor]:
         """The state after the stem and after every block (for feature-flow and stability analyses)."""
         self.check_input(x)
-        h = self.stem(self.input_layer(x))
-        states = [h]
-        hooks = [step.register_forward_hook(lambda _m, _i, out: states.append(out)) for step in self.trunk.steps]
-        try:
-            self.trunk(h)
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return states
+        entering: list[list[Tensor]] = []
+        final = self.trunk.run([self.stem(self.input_layer(x))], record=entering)
+        return [history[0] for history in entering] + [final[0]]
 
 
 def scheme_steps(model: nn.Module) -> list[SchemeStep]:

@@ -1,15 +1,13 @@
 """Numerical schemes: how a chain of residual blocks steps from one state to the next.
 
-``get_scheme(name, **settings)`` builds one; unknown names raise ValueError
-listing the valid ones.
-
-The continuous family fits the same split. The plain neural ODE is a scheme, ``"ode"``: the
-continuous limit of explicit Euler, where block n integrates dx/dt = f_n(x) from x_n over
-[0, T] instead of stepping x_n + h·f_n(x_n), so it runs over every existing backbone (ODENet is
-that scheme on its own backbone). SONet's skew-symmetric ODE block is a block type instead: its
-state (x, z) has two shapes and its output is z(T), not a step along the residual chain, so
-SONet is a stack of such blocks and SOBlock a backbone whose stem is one. Both integrate with one
-:class:`~stablenets.schemes.continuous.ODESettings`. See :mod:`stablenets.schemes.continuous`.
+``get_scheme(name, **settings)`` builds one; an unknown name or setting is one
+:class:`~stablenets.settings.SettingError` (a ValueError) listing the valid ones.
+A scheme is a dataclass of :func:`~stablenets.settings.setting` fields that
+declares ``order``, ``explicit`` and ``n_history`` and makes one step module per
+block (the contract: :mod:`stablenets.schemes.base`); ``SCHEMES`` registers it
+by name, and a new scheme needs only its module, a line here, its presets
+(``models/presets.py``) and its cases in ``tests/scheme_cases.py``. The continuous family is a block type, not a scheme:
+see :mod:`stablenets.schemes.continuous`.
 """
 from __future__ import annotations
 
@@ -20,6 +18,7 @@ from stablenets.schemes.euler import Euler
 from stablenets.schemes.implicit import ImplicitEuler
 from stablenets.schemes.multistep import Multistep
 from stablenets.schemes.shared import SharedWeights
+from stablenets.settings import SettingError
 
 SCHEMES: dict[str, type[Scheme]] = {cls.name: cls for cls in (Euler, Damped, ImplicitEuler, Multistep, SharedWeights,
                                                         NeuralODE)}
@@ -36,11 +35,13 @@ def get_scheme(name: str | Scheme, **settings) -> Scheme:
             raise ValueError("settings can only be given with a scheme name, not with a Scheme instance")
         return name
     if name not in SCHEMES:
-        raise ValueError(f"unknown scheme {name!r}; valid schemes: {', '.join(list_schemes())}")
-    try:
-        return SCHEMES[name](**settings)
-    except TypeError as err:
-        raise ValueError(f"bad settings for scheme {name!r}: {err}") from None
+        raise SettingError(f"unknown scheme {name!r}; valid schemes: {', '.join(list_schemes())}")
+    cls = SCHEMES[name]
+    unknown = sorted(set(settings) - set(cls.setting_names()))
+    if unknown:
+        raise SettingError(f"scheme {name!r} has no setting {', '.join(map(repr, unknown))}; "
+                           f"valid settings: {', '.join(cls.setting_names())}")
+    return cls.from_settings(**settings)
 
 
 __all__ = ["Scheme", "SchemeStep", "SchemeTrunk", "ResidualBlock", "get_scheme", "list_schemes", "SCHEMES"]

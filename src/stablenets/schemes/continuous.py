@@ -50,7 +50,7 @@ solver tolerance), so direct backpropagation is the default.
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Sequence
 
 import torch
@@ -186,24 +186,32 @@ class ODEStep(SchemeStep, ODEBlock):
                 self.field.call = None
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, init=False)
 class NeuralODE(Scheme):
     """x_{n+1} = x(T) of dx/dt = f_n(x), x(0) = x_n; shape-changing blocks take the Euler step.
 
-    ``create_model`` takes the fields of ``ode`` by name (``create_model("odenet", rtol=0.01)``).
+    Settings: the fields of :class:`ODESettings` (by their own names), and ``statistics``: how a
+    branch's BatchNorm layers treat the many evaluations of one solve (see
+    :func:`~stablenets.schemes.base.repeated_branch`; default ``"first"``, the batch statistics of
+    the first evaluation in training).
     """
 
     name = "ode"
     explicit = True
     n_history = 1
 
-    ode: ODESettings = setting(ODESettings(), "how each block integrates (paper D's defaults)")
-    statistics: str = setting("first", "BatchNorm statistics of the solver's branch evaluations (see "
-                              "repeated_branch)", choices=BRANCH_STATISTICS)
+    ode: ODESettings = setting(default_factory=ODESettings, help="how every block integrates")
+    statistics: str = setting("first", "BatchNorm statistics of the later branch calls of one solve",
+                              choices=BRANCH_STATISTICS)
+
+    def __init__(self, ode: ODESettings | None = None, statistics: str = "first", **ode_fields):
+        """``NeuralODE(solver="rk4", step_size=0.1)``: the ODESettings fields may be given by their own names."""
+        self.ode = replace(ode or ODESettings(), **ode_fields)
+        self.statistics = statistics
+        self.__post_init__()
 
     def __post_init__(self):
-        self.ode = ode_settings(self.ode)
-        validate(self, "ode")
+        super().__post_init__()
         if self.ode.adjoint:  # the adjoint's backward solve would run after the branch's BatchNorm rule ended
             raise SettingError("ode.adjoint = True: the ode scheme backpropagates through the solver directly "
                                "(accepted: False)")
@@ -215,9 +223,6 @@ class NeuralODE(Scheme):
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ODEStep(self.ode, self.statistics)
-
-    def settings(self) -> dict:
-        return asdict(self)
 
 
 # ----------------------------------------------------------------------------- SONet's skew blocks

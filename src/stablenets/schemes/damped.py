@@ -8,21 +8,41 @@
 - -gating: d_n(x) = W_d·pool(x_n) + b_d, a per-sample scalar from the globally
   average-pooled input through a linear layer. -gating-sig: both.
 
-λ_n starts from U[a, b] (paper: U[0.2, 0.25] for 110 layers, U[0.1, 0.2] for
-In-ResNet-164). λ = 0 gives exactly the ResNet, λ = 1 the plain network
+λ_n starts from U[a, b] (paper A §4.1: U[0.2, 0.25] for (λ-)In-ResNet-110 and
+(λ-)In-ResNeXt, U[0.1, 0.2] for In-ResNet-164). The five ranges of A-table5 are
+named settings: ``lambda_init="u0.3-0.4"`` is U[0.3, 0.4] (see ``LAMBDA_INIT_RANGES``). λ = 0 gives exactly the ResNet, λ = 1 the plain network
 x_{n+1} = f_n(x_n). The Jacobian of the step is (1 − λ)·I + ∂f/∂x: the damping
 shifts the spectrum of the ResNet step by −λ toward the stable region (paper A §3.4).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, axpy
+from stablenets.settings import SettingError, check, setting
 
 ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid}
+# The λ_n initialisation intervals U[a, b] that A-table5 compares (paper A §4.5), by name.
+LAMBDA_INIT_RANGES = {"u0-0.1": (0.0, 0.1), "u0.1-0.2": (0.1, 0.2), "u0.2-0.25": (0.2, 0.25),
+                      "u0.25-0.3": (0.25, 0.3), "u0.3-0.4": (0.3, 0.4)}
+
+
+def lambda_init_range(value) -> tuple[float, float]:
+    """(a, b) of U[a, b] from a number (a = b), a pair, or a name of ``LAMBDA_INIT_RANGES``."""
+    if isinstance(value, str):
+        check("scheme damped.lambda_init", value, choices=tuple(LAMBDA_INIT_RANGES))
+        return LAMBDA_INIT_RANGES[value]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = (value, value)
+    check("scheme damped.lambda_init", value, nonempty=True, each=dict(lt=float("inf")))
+    if len(value) != 2 or not value[0] <= value[1]:
+        raise SettingError(f"scheme damped.lambda_init = {value!r}: must be a number, a pair (a, b) with a ≤ b, "
+                           f"or one of {', '.join(LAMBDA_INIT_RANGES)}")
+    return float(value[0]), float(value[1])
 
 
 def global_pool(x: Tensor) -> Tensor:
@@ -69,6 +89,7 @@ class DampedStep(SchemeStep):
         return out
 
 
+@dataclass(repr=False)
 class Damped(Scheme):
     """In-ResNet and its variants; see the module docstring for the update."""
 
@@ -77,25 +98,19 @@ class Damped(Scheme):
     explicit = True
     n_history = 1
 
-    def __init__(self, activation: str = "relu", gating: bool = False, rho_from_lambda: bool = False,
-                 lambda_init: tuple[float, float] | float = (0.2, 0.25), learnable: bool = True):
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"unknown damping activation {activation!r}; choose one of {sorted(ACTIVATIONS)}")
-        if isinstance(lambda_init, (int, float)):
-            lambda_init = (float(lambda_init), float(lambda_init))
-        low, high = (float(v) for v in lambda_init)
-        if high < low:
-            raise ValueError(f"lambda_init must be (a, b) with a ≤ b, got {lambda_init}")
-        self.activation = activation
-        self.gating = bool(gating)
-        self.rho_from_lambda = bool(rho_from_lambda)
-        self.lambda_init = (low, high)
-        self.learnable = bool(learnable)
+    activation: str = setting("relu", "act of the damping: relu (In-ResNet) or sigmoid (-sig)",
+                              choices=tuple(ACTIVATIONS))
+    gating: bool = setting(False, "d_n(x) = W_d pool(x_n) + b_d, a per-sample gate (-gating)", choices=(False, True))
+    rho_from_lambda: bool = setting(False, "rho_n = 1 + ReLU(lambda_n) (lambda-In-ResNet, paper A eq 15)",
+                                    choices=(False, True))
+    lambda_init: tuple[float, float] | float | str = setting(
+        (0.2, 0.25), "lambda_n ~ U[a, b]: a number, (a, b), or an A-table5 name such as u0.3-0.4")
+    learnable: bool = setting(True, "learn lambda_n (paper A) or keep it fixed", choices=(False, True))
+
+    def __post_init__(self):
+        self.lambda_init = lambda_init_range(self.lambda_init)
+        super().__post_init__()
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return DampedStep(block.in_channels, self.activation, self.gating, self.rho_from_lambda,
                           self.lambda_init, self.learnable)
-
-    def settings(self) -> dict:
-        return {"activation": self.activation, "gating": self.gating, "rho_from_lambda": self.rho_from_lambda,
-                "lambda_init": list(self.lambda_init), "learnable": self.learnable}

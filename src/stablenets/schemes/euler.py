@@ -9,11 +9,13 @@ may not be (paper B, Fig. 1). Order 1, explicit, one history term.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 from torch import Tensor
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, axpy, scalar_parameter
+from stablenets.settings import setting
 
 
 class EulerStep(SchemeStep):
@@ -31,6 +33,7 @@ class EulerStep(SchemeStep):
         return {"h": self.h.detach()} if isinstance(self.h, Tensor) else {}
 
 
+@dataclass(repr=False)
 class Euler(Scheme):
     """x_{n+1} = s_n(x_n) + h·f_n(x_n); ``learnable_h`` makes h a per-block parameter."""
 
@@ -39,14 +42,8 @@ class Euler(Scheme):
     explicit = True
     n_history = 1
 
-    def __init__(self, h: float = 1.0, learnable_h: bool = False):
-        if not h > 0:
-            raise ValueError(f"step factor h must be positive, got {h}")
-        self.h = float(h)
-        self.learnable_h = bool(learnable_h)
+    h: float = setting(1.0, "step factor h multiplying the branch (1 = the ResNet)", gt=0)
+    learnable_h: bool = setting(False, "make h a learnable scalar per block, starting at h", choices=(False, True))
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return EulerStep(self.h, self.learnable_h)
-
-    def settings(self) -> dict:
-        return {"h": self.h, "learnable_h": self.learnable_h}

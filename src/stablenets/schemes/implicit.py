@@ -31,14 +31,14 @@ like x_{n+1}, pollute the running statistics, and eval-mode accuracy collapses.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import setting, validate
+from stablenets.settings import setting
 
 
 class ImplicitStep(SchemeStep):
@@ -84,16 +84,10 @@ class ImplicitEuler(Scheme):
     n_history = 1
 
     iterations: int = setting(1, "inner gradient steps K (0 = the ResNet)", ge=0, integer=True)
-    gamma: float = setting(0.1, "inner step size γ (paper C: 0.05 or 0.1)", ge=0)
-    create_graph: bool = setting(True, "differentiate through the inner steps", choices=(False, True))
-    statistics: str = setting("first", "BatchNorm statistics of the inner evaluations (see repeated_branch)",
+    gamma: float = setting(0.1, "inner step size gamma", ge=0)
+    create_graph: bool = setting(True, "differentiate through the inner loop", choices=(False, True))
+    statistics: str = setting("first", "BatchNorm statistics of the inner evaluations f_n(x^k)",
                               choices=BRANCH_STATISTICS)
-
-    def __post_init__(self):
-        validate(self, "implicit")
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ImplicitStep(self.iterations, self.gamma, self.create_graph, self.statistics)
-
-    def settings(self) -> dict:
-        return asdict(self)

@@ -9,36 +9,48 @@ networks"; Lu et al., ICML 2018 "Beyond finite layer neural networks").
 - LM-ResNet: x_{n+1} = (1 − k_n)·x_n + k_n·x_{n−1} + β·f_n(x_n), β = 1 and k_n
   learnable per block, k_n ~ U[−0.1, 0] (Lu et al.); or the consistent form
   with one shared fixed k, β = (1 + k)·h (see below).
-- ZeroSNet(λ): α0 = 3(1+λ)/(4λ), α1 = −1/λ, α2 = (1+λ)/(4λ), β = (3λ−1)/(2λ):
-  consistent for every λ ≠ 0. ZeroSNet-Opt fixes (1/3, 5/9, 1/9, 16/9), λ = −9/5.
-  ZeroSNet-Tra learns λ_n per block (from the third block on), starting at 1.
+- ZeroSNet(λ): α0 = 3(1+λ)/(4λ), α1 = −1/λ, α2 = (1+λ)/(4λ), β = (3λ−1)/(2λ)
+  (paper E eq 10, :func:`stablenets.stability.zerosnet_coefficients`): consistent of
+  order 2 for every λ ≠ 0. ZeroSNet-Opt fixes (1/3, 5/9, 1/9, 16/9), λ = −9/5.
+- ZeroSNet-Tra learns λ_n per block (from the third block on), starting at 1 (paper E
+  §5.6). Eq 10 divides by λ_n, and a learned λ_n can cross 0. The guard, by default
+  (``tra_parametrisation="lambda"``, the paper's parameter): the coefficients use
+  sign(λ_n)·max(|λ_n|, ``lambda_floor``), so they stay finite; inside the floor λ_n
+  gets no gradient and stays there. The alternative ``tra_parametrisation="inverse"``
+  learns μ_n = 1/λ_n, in which the coefficients are affine and defined for every
+  finite μ_n (λ_n = 0 is μ_n = ±∞, never reached); its forward pass at the start
+  (λ_n = 1) is the paper's, its gradient steps move μ_n instead of λ_n.
 - Any tuple (α0, …, α_{k−1}, β) from the configuration.
 
 Consistency (order ≥ 1): Σ α_j = 1 and β = 1 + Σ_j j·α_j; for the two-step
-form above that is β = 1 + k. Zero stability (the root condition): every root
+form above that is β = 1 + k. ``order`` is the order of consistency of the fixed
+coefficients (:func:`stablenets.stability.consistency_order`): 2 for ZeroSNet, 1
+for the ResNet and the consistent LM-ResNet, 0 for PreResNet-α with α ≠ 1 and for
+paper E's eq 8 with β = (2k + 1)h (consistent only at k = 0). Learned k_n
+(β = 1) is inconsistent unless k_n = 0: order 0; learned λ_n keeps order 2. Zero stability (the root condition): every root
 of ρ^k − α0·ρ^{k−1} − … − α_{k−1} lies in the closed unit disc, and those on
 the circle are simple. Fixed coefficients are checked when the scheme is made:
 a warning when they are not zero-stable, or an error with ``strict=True``.
 
 The first k−1 blocks of the chain have too short a history; they take explicit
 Euler steps x_{n+1} = x_n + h·f_n(x_n). At a stage transition every history term
-is projected by the block's shortcut (see ``SchemeTrunk``).
+is projected by its own projection of the block (see ``SchemeTrunk``): paper E
+Fig. 3 down-samples each of y_n, y_{n−1}, y_{n−2}, and "the additional parameters
+of ZeroSNet are only for downsampling" (E-table8).
 """
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 from torch import Tensor, nn
 
 from stablenets.schemes.base import ResidualBlock, Scheme, SchemeStep, as_float_tuple, axpy, scalar_parameter
-from stablenets.stability.roots import check_coefficients, consistent_beta
-
-
-def zerosnet_coefficients_torch(lam: Tensor) -> tuple[list[Tensor], Tensor]:
-    """ZeroSNet(λ) coefficients as differentiable functions of λ."""
-    alphas = [3 * (1 + lam) / (4 * lam), -1 / lam, (1 + lam) / (4 * lam)]
-    return alphas, (3 * lam - 1) / (2 * lam)
+from stablenets.settings import SettingError, check, setting
+from stablenets.stability.roots import check_coefficients, consistency_order, consistent_beta
+from stablenets.stability.zerosnet import zerosnet_coefficients, zerosnet_coefficients_of_inverse
 
 
 def _as_tensor(value: Tensor | float) -> Tensor:
@@ -90,58 +102,102 @@ class LearnedKStep(MultistepStep):
 
 
 class LearnedLambdaStep(MultistepStep):
-    """ZeroSNet-Tra: the ZeroSNet coefficients of a learnable λ_n."""
+    """ZeroSNet-Tra: the ZeroSNet coefficients of a learnable λ_n (see the module docstring for the guard)."""
 
-    def __init__(self, lam_init: float, h: float):
+    def __init__(self, lam_init: float, h: float, parametrisation: str, floor: float):
         super().__init__((0.0, 0.0, 0.0), 0.0, h)
-        self.lam = scalar_parameter(lam_init)
+        self.parametrisation = parametrisation
+        self.floor = floor
+        if parametrisation == "inverse":
+            self.mu = scalar_parameter(1.0 / lam_init)
+        else:
+            self.lam = scalar_parameter(lam_init)
+
+    def effective_lambda(self) -> Tensor:
+        if self.parametrisation == "inverse":
+            return 1 / self.mu
+        sign = torch.where(self.lam < 0, -1.0, 1.0).to(self.lam.dtype)
+        return sign * self.lam.abs().clamp(min=self.floor)
 
     def alphas_beta(self):
-        return zerosnet_coefficients_torch(self.lam)
+        if self.parametrisation == "inverse":
+            return zerosnet_coefficients_of_inverse(self.mu)
+        return zerosnet_coefficients(self.effective_lambda())
 
     def coefficients(self) -> dict[str, Tensor]:
-        return {"lambda": self.lam.detach(), **super().coefficients()}
+        return {"lambda": self.effective_lambda().detach(), **super().coefficients()}
 
 
+LEARN = (None, "k", "lambda")
+
+
+@dataclass(repr=False)
 class Multistep(Scheme):
     """A linear multistep scheme; see the module docstring.
 
-    Args:
-        alphas: (α0, …, α_{k−1}), k = 1, 2 or 3 (fixed coefficients).
-        beta: β, or "consistent" to derive it from the alphas.
-        h: the step factor multiplying f.
-        learn: None (fixed), "k" (LM-ResNet, learnable k_n per block) or "lambda"
-            (ZeroSNet-Tra, learnable λ_n per block).
-        k_init: U[a, b] for learnable k_n. lambda_init: start of learnable λ_n.
-        strict: refuse (ValueError) instead of warning on coefficients that are not zero-stable.
+    Settings: ``alphas`` (α0, …, α_{k−1}), k = 1, 2 or 3 (fixed coefficients); ``beta`` (a number,
+    or "consistent" to derive it from the alphas); ``h`` (the step factor multiplying f);
+    ``learn`` (None fixed, "k" LM-ResNet's learnable k_n, "lambda" ZeroSNet-Tra's learnable λ_n);
+    ``k_init`` (U[a, b] for k_n); ``lambda_init`` (start of λ_n); ``tra_parametrisation`` and
+    ``lambda_floor`` (the guard of λ_n); ``strict`` (refuse, instead of warning on, coefficients
+    that are not zero-stable).
     """
 
     name = "multistep"
-    order = 1
     explicit = True
 
-    def __init__(self, alphas: Sequence[float] = (1.0,), beta: float | str = 1.0, h: float = 1.0,
-                 learn: str | None = None, k_init: tuple[float, float] = (-0.1, 0.0),
-                 lambda_init: float = 1.0, strict: bool = False):
-        if learn not in (None, "k", "lambda"):
-            raise ValueError(f"learn must be None, 'k' or 'lambda', got {learn!r}")
-        alphas = as_float_tuple(alphas)
-        if learn == "k":
-            alphas = (0.0, 0.0)
-        elif learn == "lambda":
-            alphas = (0.0, 0.0, 0.0)
-        if not 1 <= len(alphas) <= 3:
-            raise ValueError(f"multistep schemes take 1 to 3 alphas, got {len(alphas)}: {alphas}")
-        self.alphas = alphas
-        self.beta = float(consistent_beta(alphas)) if beta == "consistent" else float(beta)
-        self.h = float(h)
-        self.learn = learn
-        self.k_init = tuple(float(v) for v in k_init)
-        self.lambda_init = float(lambda_init)
-        self.strict = bool(strict)
-        self.n_history = len(alphas)
-        if learn is None:  # zero stability only: PreResNet-α is inconsistent on purpose
+    alphas: tuple[float, ...] = setting((1.0,), "history weights (alpha_0, ..., alpha_{k-1}), k = 1, 2 or 3",
+                                        nonempty=True, each=dict(lt=math.inf))
+    beta: float | str = setting(1.0, "weight of h f(x_n), or 'consistent' for beta = 1 + sum_j j alpha_j")
+    h: float = setting(1.0, "step factor h multiplying beta f(x_n)", gt=0)
+    learn: str | None = setting(None, "learned coefficients: None, 'k' (LM-ResNet) or 'lambda' (ZeroSNet-Tra)",
+                                choices=LEARN)
+    k_init: tuple[float, float] = setting((-0.1, 0.0), "k_n ~ U[a, b] when learn = 'k' (Lu et al. 2018)",
+                                          nonempty=True, each=dict(lt=math.inf))
+    lambda_init: float = setting(1.0, "start of every learned lambda_n (paper E section 5.6: 1), not 0",
+                                 lt=math.inf)
+    tra_parametrisation: str = setting("lambda", "learn lambda_n itself ('lambda', the paper's, clamped at "
+                                       "lambda_floor) or mu_n = 1/lambda_n ('inverse')",
+                                       choices=("inverse", "lambda"))
+    lambda_floor: float = setting(0.01, "smallest |lambda_n| when tra_parametrisation = 'lambda'", gt=0)
+    strict: bool = setting(False, "refuse coefficients that are not zero-stable instead of warning",
+                           choices=(False, True))
+
+    def __post_init__(self):
+        if self.learn == "k":
+            self.alphas = (0.0, 0.0)
+        elif self.learn == "lambda":
+            self.alphas = (0.0, 0.0, 0.0)
+        self.alphas = as_float_tuple(self.alphas) if not isinstance(self.alphas, str) else self.alphas
+        self.k_init = as_float_tuple(self.k_init) if not isinstance(self.k_init, str) else self.k_init
+        super().__post_init__()
+        if not 1 <= len(self.alphas) <= 3:
+            raise SettingError(f"scheme multistep.alphas = {self.alphas}: multistep schemes take 1 to 3 alphas")
+        if len(self.k_init) != 2 or self.k_init[1] < self.k_init[0]:
+            raise SettingError(f"scheme multistep.k_init = {self.k_init}: must be (a, b) with a ≤ b")
+        if self.lambda_init == 0:
+            raise SettingError("scheme multistep.lambda_init = 0: ZeroSNet's coefficients divide by lambda")
+        if self.beta == "consistent":
+            self.beta = float(consistent_beta(self.alphas))
+        else:
+            self.beta = float(check("scheme multistep.beta", self.beta, lt=math.inf))
+        self.h = float(self.h)
+        self.lambda_init = float(self.lambda_init)
+        if self.learn is None:  # zero stability only: PreResNet-α is inconsistent on purpose
             check_coefficients(self.alphas, strict=self.strict)
+
+    @property
+    def n_history(self) -> int:
+        return len(self.alphas)
+
+    @property
+    def order(self) -> int:
+        """Order of consistency (module docstring): of the fixed coefficients, 0 for learned k_n, 2 for learned λ_n."""
+        if self.learn == "k":
+            return 0
+        if self.learn == "lambda":
+            return 2
+        return consistency_order(self.alphas, self.beta)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         if index < self.n_history - 1:  # too short a history: an Euler starter step, no coefficients
@@ -149,9 +205,5 @@ class Multistep(Scheme):
         if self.learn == "k":
             return LearnedKStep(self.k_init, self.h)
         if self.learn == "lambda":
-            return LearnedLambdaStep(self.lambda_init, self.h)
+            return LearnedLambdaStep(self.lambda_init, self.h, self.tra_parametrisation, self.lambda_floor)
         return MultistepStep(self.alphas, self.beta, self.h)
-
-    def settings(self) -> dict:
-        return {"alphas": list(self.alphas), "beta": self.beta, "h": self.h, "learn": self.learn,
-                "k_init": list(self.k_init), "lambda_init": self.lambda_init, "strict": self.strict}

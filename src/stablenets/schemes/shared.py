@@ -20,13 +20,13 @@ times (each call its own batch statistics, each updating the running statistics)
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 from torch import Tensor
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import setting, validate
+from stablenets.settings import setting
 
 
 class RepeatStep(SchemeStep):
@@ -54,18 +54,11 @@ class SharedWeights(Scheme):
     explicit = True
     n_history = 1
 
-    repeats: int = setting(2, "applications r of each same-shape block (1 = the ResNet)", ge=1, integer=True)
-    repeat_first: bool = setting(True, "repeat the chain's first block too (False: paper C's SwResNet-58)",
+    repeats: int = setting(2, "applications of each same-shape block (1 = the ResNet)", ge=1, integer=True)
+    repeat_first: bool = setting(True, "repeat the chain's first block too (False: SwResNet-58's rule)",
                                  choices=(False, True))
-    statistics: str = setting("first", "BatchNorm statistics of the repeated evaluations (see repeated_branch)",
-                              choices=BRANCH_STATISTICS)
-
-    def __post_init__(self):
-        validate(self, "shared")
+    statistics: str = setting("first", "BatchNorm statistics of the later applications", choices=BRANCH_STATISTICS)
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         once = not block.same_shape or (index == 0 and not self.repeat_first)
         return RepeatStep(1 if once else self.repeats, self.statistics)
-
-    def settings(self) -> dict:
-        return asdict(self)

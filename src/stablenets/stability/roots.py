@@ -40,6 +40,7 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
+    "consistency_order",
     "StabilityWarning",
     "characteristic_polynomial",
     "characteristic_roots",
@@ -133,6 +134,25 @@ def is_consistent(alphas: Sequence[float], beta: float, tol: float = 1e-9) -> bo
     """
     a = _as_alphas(alphas)
     return bool(abs(np.sum(a) - 1.0) <= tol and abs(float(beta) - consistent_beta(a)) <= tol)
+
+
+def consistency_order(alphas: Sequence[float], beta: float, max_order: int = 8, tol: float = 1e-9) -> int:
+    """The order p of x_{n+1} = Σ_j α_j x_{n−j} + β h f(x_n) as a discretisation of x' = f(x); 0 if inconsistent.
+
+    The local error of the exact solution is Σ_q C_q h^q y^{(q)}(t_n) with
+    C_0 = 1 − Σ α_j, C_1 = 1 + Σ j·α_j − β and C_q = (1 − Σ_j α_j (−j)^q)/q! for q ≥ 2;
+    the order is the largest p with C_0 = … = C_p = 0 (so p ≥ 1 is consistency). The global
+    error of a zero-stable scheme is O(h^p). ZeroSNet(λ) has p = 2 for every λ ≠ 0 (p = 3 only
+    at λ = −1/3), PreResNet-α with α ≠ 1 has p = 0, and the ResNet (α = (1,), β = 1) p = 1.
+    """
+    a = _as_alphas(alphas)
+    j = np.arange(a.size, dtype=np.float64)
+    if abs(1.0 - np.sum(a)) > tol or abs(1.0 + np.sum(j * a) - float(beta)) > tol:
+        return 0
+    p = 1
+    while p < max_order and abs(1.0 - np.sum(a * (-j) ** (p + 1))) <= tol:
+        p += 1
+    return p
 
 
 def check_coefficients(

@@ -25,10 +25,10 @@ roots on the circle (zero-stable); at λ = 1/3, β = 0 and ρ(ζ) = (ζ − 1)³
 zero-stable).  So the zero-stable region is (−∞, −1] ∪ (1/3, ∞); ``zerosnet_region_numeric``
 confirms it with the general root-condition check.
 
-Optimal λ.  The paper's abstract says it obtains the optimal coefficients "by analyzing the
-roots of a characteristic equation" and that the moduli of the roots predict performance;
-the full text was not readable through our search tool, so the criterion below is our
-derivation, and it reproduces the paper's coefficients exactly.  The spurious roots
+Optimal λ.  Paper E Theorem 3 states the optimal coefficients (1/3, 5/9, 1/9, 16/9) "from the
+perspective of zero stability"; its proof is in an appendix that our copy of the paper does
+not include, so the criterion below is our derivation, and it reproduces the paper's
+coefficients exactly.  The spurious roots
 satisfy 4λζ² + (λ − 3)ζ + (1 + λ) = 0 with discriminant −(15λ² + 22λ − 9) = −(5λ + 9)(3λ − 1).
   * λ ∈ (−9/5, −1]: two real roots; the larger modulus falls from 1 (λ = −1) to 1/3.
   * λ < −9/5 or λ > 1/3: complex pair of modulus √C = √((1+λ)/(4λ)), rising from 1/3 to 1/2
@@ -49,6 +49,8 @@ from stablenets.stability.roots import characteristic_roots, is_consistent, is_z
 __all__ = [
     "Interval",
     "zerosnet_coefficients",
+    "zerosnet_coefficients_of_inverse",
+    "E_TABLE10",
     "zerosnet_zero_stable_region",
     "zerosnet_region_numeric",
     "zerosnet_spurious_root_modulus",
@@ -75,13 +77,46 @@ class Interval(NamedTuple):
         return above and below
 
 
-def zerosnet_coefficients(lam: float) -> tuple[tuple[float, float, float], float]:
-    """(α_0, α_1, α_2), β of ZeroSNet(λ); λ = −9/5 gives ZeroSNet-Opt (1/3, 5/9, 1/9), 16/9."""
-    lam = float(lam)
-    if lam == 0.0 or not math.isfinite(lam):
-        raise ValueError(f"ZeroSNet needs a finite λ ≠ 0 (the coefficients divide by λ), got {lam}")
-    alphas = (3.0 * (1.0 + lam) / (4.0 * lam), -1.0 / lam, (1.0 + lam) / (4.0 * lam))
-    return alphas, (3.0 * lam - 1.0) / (2.0 * lam)
+def zerosnet_coefficients_of_inverse(mu):
+    """(α_0, α_1, α_2), β of ZeroSNet(λ) written in μ = 1/λ — the one place the formula lives.
+
+    Paper E eq 10 divides by λ; in μ the coefficients are affine,
+    α = (3(1 + μ)/4, −μ, (1 + μ)/4), β = (3 − μ)/2, defined for every finite μ (λ = 0 is μ = ±∞).
+    Works on floats and on tensors (differentiably, for ZeroSNet-Tra's learnable λ_n).
+    """
+    return (3 * (1 + mu) / 4, -mu, (1 + mu) / 4), (3 - mu) / 2
+
+
+def zerosnet_coefficients(lam):
+    """(α_0, α_1, α_2), β of ZeroSNet(λ) (paper E eq 10); λ = −9/5 gives ZeroSNet-Opt (1/3, 5/9, 1/9), 16/9.
+
+    ``lam`` is a number (λ = 0 and non-finite λ are refused: eq 10 divides by λ) or a tensor.
+    """
+    if not hasattr(lam, "dim"):
+        lam = float(lam)
+        if lam == 0.0 or not math.isfinite(lam):
+            raise ValueError(f"ZeroSNet needs a finite λ ≠ 0 (the coefficients divide by λ), got {lam}")
+        alphas, beta = zerosnet_coefficients_of_inverse(1.0 / lam)
+        return tuple(float(a) for a in alphas), float(beta)
+    return zerosnet_coefficients_of_inverse(1 / lam)
+
+
+# E-table10: the ten coefficient sets (α_0, α_1, α_2, β) of paper E's third-order networks (E-table3,
+# E-fig4, E-table6), with the moduli of the roots and the zero-stability verdict the table prints.
+# Six rows are ZeroSNet(λ) (the λ column; the printed decimals are the exact values of eq 10 at
+# that λ), four are free coefficient sets. Order of the rows as printed.
+E_TABLE10 = (
+    dict(alphas=(1.0, 1.0, 1.0), beta=1.0, lam=None, moduli=(1.84, 0.74, 0.74), zero_stable=False),
+    dict(alphas=(3.75, -4.0, 1.25), beta=-0.5, lam=0.25, moduli=(0.57, 1.00, 2.18), zero_stable=False),
+    dict(alphas=(-3.0, 5.0, -1.0), beta=4.0, lam=-0.2, moduli=(4.24, 0.24, 1.00), zero_stable=False),
+    dict(alphas=(-0.75, 2.0, -0.25), beta=2.5, lam=-0.5, moduli=(1.88, 0.13, 1.00), zero_stable=False),
+    dict(alphas=(2.25, -2.0, 0.75), beta=0.5, lam=0.5, moduli=(1.00, 0.87, 0.87), zero_stable=True),
+    dict(alphas=(0.1, 0.2, 0.3), beta=0.4, lam=None, moduli=(0.81, 0.61, 0.61), zero_stable=True),
+    dict(alphas=(0.5, 0.3, 0.1), beta=0.1, lam=None, moduli=(0.94, 0.33, 0.33), zero_stable=True),
+    dict(alphas=(0.825, -0.1, 0.275), beta=1.45, lam=10.0, moduli=(1.00, 0.52, 0.52), zero_stable=True),
+    dict(alphas=(1.0, 0.3, -0.4), beta=1.0, lam=None, moduli=(0.60, 0.82, 0.82), zero_stable=True),
+    dict(alphas=(1 / 3, 5 / 9, 1 / 9), beta=16 / 9, lam=-9 / 5, moduli=(0.33, 0.33, 1.00), zero_stable=True),
+)
 
 
 def zerosnet_zero_stable_region() -> tuple[Interval, Interval]:
@@ -137,14 +172,14 @@ def _row(name: str, family: str, alphas, beta: float, **extra) -> dict:
 def paper_e_coefficient_table() -> list[dict]:
     """Roots and verdicts for the coefficient families paper E compares.
 
-    Paper E studies first-order (ResNet / PreResNet-α: x_{n+1} = α x_n + f), second-order
-    (LM-ResNet: (1 − k) x_n + k x_{n−1} + β f) and its 3-step ZeroSNet(λ) networks "under
-    different zero-stable circumstances".  The exact rows of its tables were not readable
-    through our search tool, so the representative values below cover each family on both
-    sides of its stability boundary: PreResNet-α is zero-stable iff |α| ≤ 1 (consistent only
-    at α = 1); LM-ResNet has roots {1, −k}, zero-stable iff −1 < k ≤ 1 (consistent with
-    β = 1 + k); ZeroSNet(λ) is zero-stable iff λ ≤ −1 or λ > 1/3.  Each row: name, family,
-    the parameter, alphas, beta, roots, max_modulus, max_spurious_modulus, zero_stable, consistent.
+    Paper E studies first-order (ResNet / PreResNet-α: x_{n+1} = α x_n + f, E-table1),
+    second-order (LM-ResNet: (1 − k) x_n + k x_{n−1} + β f, E-table2) and 3-step ZeroSNet(λ)
+    networks (E-table10 lists the third-order sets it trains, :data:`E_TABLE10`). The rows
+    below cover each family on both sides of its stability boundary: PreResNet-α is
+    zero-stable iff |α| ≤ 1 (consistent only at α = 1); LM-ResNet has roots {1, −k},
+    zero-stable iff −1 < k ≤ 1 (consistent with β = 1 + k); ZeroSNet(λ) is zero-stable iff
+    λ ≤ −1 or λ > 1/3.  Each row: name, family, the parameter, alphas, beta, roots,
+    max_modulus, max_spurious_modulus, zero_stable, consistent.
     """
     rows = [_row("ResNet", "euler", (1.0,), 1.0)]
     for alpha in (0.5, 1.5):

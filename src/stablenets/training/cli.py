@@ -8,13 +8,20 @@
     torchrun --nproc_per_node 4 -m stablenets.cli train e-cifar10-zerosnet-opt-110 --out runs/z
 
 Overrides are ``section.key=value`` with TOML values (``schedule.milestones=[30, 60]``,
-``model.overrides.lambda_init=[0.2, 0.25]``), checked against the settings' types.
-The data folder is --data-root or $STABLENETS_DATA. Exit status: 0 done, 2 bad input,
-3 the loss diverged (the message names the epoch, the step and the last good checkpoint).
+``model.overrides.lambda_init=[0.2, 0.25]``; bare words are strings, ``none`` is None), checked
+against each setting's type and range before anything is loaded (all settings are listed below).
+After training, the experiment's evaluation suite (``eval.suite``) runs on the checkpoint.
+The data folder is --data-root or $STABLENETS_DATA. A new run goes to --out, or to
+runs/<experiment>-<time> (never an existing folder); --resume without --out continues the latest
+run of this experiment whose settings match. Exit status: 0 done (with --seeds: diverged seeds are
+recorded in seeds.json), 2 bad input or an output that cannot be written, 3 the run diverged
+(the message names the epoch, the step and the last good checkpoint), 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,18 +46,47 @@ class _IntermixedParser(argparse.ArgumentParser):
             self._inner = False
 
 
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None:
+        return "none"
+    return json.dumps(value)
+
+
+_KINDS = {bool: "true or false", str: "text", dict: "a table {key = value}"}
+
+
+def _settings_help() -> str:
+    """Every setting with its default, accepted values and meaning, from the config's setting(...) fields."""
+    from stablenets.settings import describe
+    from stablenets.training.config import TrainConfig
+
+    lines = ["settings (KEY=VALUE; default; accepted values):"]
+    for name, default, help_, accepted in describe(TrainConfig):
+        if accepted == "any value":
+            accepted = _KINDS.get(type(default), accepted)
+        lines.append(f"  {name:<26} {_toml(default):<12} {accepted}" + (f"  — {help_}" if help_ else ""))
+    return "\n".join(lines)
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    from stablenets.pipeline import SCALES
+
     default_class = subparsers._parser_class  # add_parser has no per-parser class argument
     subparsers._parser_class = _IntermixedParser
     try:
         p = subparsers.add_parser("train", help="train an experiment (natural, PGD-AT, TRADES, noisy)",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  description=__doc__, epilog=_settings_help(),
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     finally:
         subparsers._parser_class = default_class
     p.add_argument("config", nargs="?", help="experiment name (see --list) or path to a TOML file")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="setting overrides, e.g. optim.lr=0.05")
     p.add_argument("--list", action="store_true", help="list the packaged experiments and exit")
-    p.add_argument("--scale", choices=["paper", "smoke"], default="paper",
+    p.add_argument("--scale", choices=SCALES, default="paper",
                    help="paper: as written; smoke: a few steps on tiny data, seconds on a CPU")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
                    help="train one run per seed and report mean ± std")
@@ -65,9 +101,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def resolve_config(args: argparse.Namespace):
-    """The experiment with overrides, data settings and scale applied."""
+    """The experiment with overrides, data settings and scale applied, every setting checked."""
+    from stablenets.pipeline import prepare
     from stablenets.training.config import apply_overrides, load_config
-    from stablenets.training.scale import smoke
 
     cfg = load_config(args.config)
     extra = list(args.overrides)
@@ -77,25 +113,61 @@ def resolve_config(args: argparse.Namespace):
         extra.append("data.verify=false")
     if args.no_progress:
         extra.append("run.progress=false")
-    cfg = apply_overrides(cfg, extra)
-    return smoke(cfg) if args.scale == "smoke" else cfg
+    return prepare(apply_overrides(cfg, extra), args.scale)
 
 
-def _out_dir(args, experiment: str) -> Path:
+_STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
+
+
+def _matching_runs(experiment: str, cfg) -> list[Path]:
+    """Run folders under runs/ of ``experiment`` whose settings a resume of ``cfg`` may continue."""
+    from stablenets.training.config import config_to_dict
+    from stablenets.training.rundir import check_resume
+
+    found = []
+    for path in sorted(Path("runs").glob(f"{experiment}-*")):
+        if not (path.is_dir() and _STAMP.search(path.name) and path.name[:_STAMP.search(path.name).start()]
+                == experiment):
+            continue
+        try:
+            check_resume(path, config_to_dict(cfg), 0)
+        except ValueError:
+            continue
+        found.append(path)
+    return found
+
+
+def _new_run_dir(experiment: str) -> Path:
+    """runs/<experiment>-<time>, made here; a second run started in the same second gets -2, -3, ..."""
+    base = Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 1000):
+        path = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise ValueError(f"could not make a new run folder beside {base}; pass --out")
+
+
+def _out_dir(args, experiment: str, cfg) -> Path:
     if args.out is not None:
         return args.out
     if args.resume:
-        runs = sorted(Path("runs").glob(f"{experiment}-*"))
+        runs = _matching_runs(experiment, cfg)
         if not runs:
-            raise FileNotFoundError(f"no run of {experiment!r} under runs/ to resume; pass --out RUN_DIR")
+            raise FileNotFoundError(f"no run of {experiment!r} with these settings under runs/ to resume; "
+                                    f"pass --out RUN_DIR")
         return runs[-1]
-    return Path("runs") / f"{experiment}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return _new_run_dir(experiment)
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from stablenets.pipeline import format_stats, run_seeds, train_and_evaluate
     from stablenets.training.config import list_experiments
     from stablenets.training.scale import SMOKE_FALLBACK
-    from stablenets.training.trainer import NonFiniteLossError, format_stats, train, train_seeds
+    from stablenets.training.trainer import NonFiniteLossError
 
     if args.list or not args.config:
         if not args.list:
@@ -103,19 +175,24 @@ def run_train(args: argparse.Namespace) -> int:
         print("\n".join(list_experiments()))
         return 0 if args.list else 2
     cfg = resolve_config(args)
-    out = _out_dir(args, cfg.experiment or Path(args.config).stem)
+    out = _out_dir(args, cfg.experiment or Path(args.config).stem, cfg)
     fallback = SMOKE_FALLBACK if args.scale == "smoke" else ""
     try:
         if args.seeds:
-            summary = train_seeds(cfg, out, args.seeds, device=args.device, resume=args.resume, fallback=fallback)
-            print(f"{len(args.seeds)} seeds {args.seeds} in {out}\n{format_stats(summary['stats'])}")
+            summary = run_seeds(cfg, out, args.seeds, device=args.device, resume=args.resume, fallback=fallback)
+            print(f"{len(summary['runs'])} of {len(args.seeds)} seeds {args.seeds} finished in {out}\n"
+                  f"{format_stats(summary['stats'])}")
+            if summary["diverged"]:
+                print(f"diverged: seeds {[d['seed'] for d in summary['diverged']]} (recorded in {out / 'seeds.json'})")
+            if not summary["runs"]:
+                return 3
         else:
-            summary = train(cfg, out, device=args.device, resume=args.resume, fallback=fallback)
+            summary = train_and_evaluate(cfg, out, device=args.device, resume=args.resume, fallback=fallback)
             final = summary.get("final") or {}
             print(f"done: test accuracy {100 * final.get('test_acc', float('nan')):.2f}% after "
                   f"{final.get('epoch')} epochs; run folder {out}")
-        print(f"evaluate with: stablenets evaluate {out if not args.seeds else out / f'seed-{args.seeds[0]}'}"
-              f"/model.safetensors --suite {cfg.eval.suite or 'quick'}")
+        first = out if not args.seeds else out / f"seed-{args.seeds[0]}"
+        print(f"evaluate with: stablenets evaluate {first}/model.safetensors --suite {cfg.eval.suite or 'quick'}")
     except NonFiniteLossError as err:
         print(f"stablenets train: error: {err}", file=sys.stderr)
         return 3

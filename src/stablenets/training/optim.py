@@ -9,13 +9,18 @@ In-ResNet code, which stores k = 1 − λ, decays k and so pulls λ toward 1 (th
 end). Either way the "learned" coefficient then reports the regulariser, not the data,
 so it is off unless asked for.
 
-Schedules are a pure function of the (fractional) epoch t, so a resumed run needs only
-the epoch to continue exactly:
+Schedules are a pure function of the position of the step, so a resumed run needs only
+the epoch to continue exactly. Step s (0-based) of epoch e (0-based, S steps per epoch)
+completes at the fractional epoch t = e + (s + 1)/S and runs at
 
-    multistep  lr(t) = lr · γ^{#{m ∈ milestones : m ≤ ⌊t⌋}}
-    cosine     lr(t) = min_lr + (lr − min_lr) · (1 + cos(π t / T)) / 2
-    constant   lr(t) = lr
-    warm-up    lr(t) ← lr(t) · min(1, t / warmup_epochs)   (linear from 0)
+    multistep  lr = lr₀ · γ^{#{m ∈ milestones : m ≤ e}}
+    cosine     lr = min_lr + (lr₀ − min_lr) · (1 + cos(π t / T)) / 2
+    constant   lr = lr₀
+    warm-up    lr ← lr · min(1, t / warmup_epochs)   (linear from 0)
+
+"Divide by 10 at epochs 80 and 120" (the papers' schedules) is ``milestones = [80, 120]``:
+every step of epochs 0–79 runs at lr₀, of epochs 80–119 at lr₀/10 (PyTorch's MultiStepLR
+stepped once per epoch). A milestone counts from the first step of its epoch, never earlier.
 """
 from __future__ import annotations
 
@@ -48,10 +53,12 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     raise ValueError(f"unknown optimiser {cfg.name!r}; valid: sgd, adam")
 
 
-def learning_rate(base_lr: float, cfg: ScheduleConfig, t: float, total_epochs: int) -> float:
-    """The learning rate at fractional epoch ``t`` (see the module docstring)."""
+def learning_rate(base_lr: float, cfg: ScheduleConfig, epoch: int, step: int, steps_per_epoch: int,
+                  total_epochs: int) -> float:
+    """The learning rate of step ``step`` of epoch ``epoch`` (both 0-based; see the module docstring)."""
+    t = epoch + (step + 1) / steps_per_epoch
     if cfg.kind == "multistep":
-        lr = base_lr * cfg.gamma ** sum(1 for m in cfg.milestones if m <= math.floor(t + 1e-9))
+        lr = base_lr * cfg.gamma ** sum(1 for m in cfg.milestones if m <= epoch)
     elif cfg.kind == "cosine":
         lr = cfg.min_lr + (base_lr - cfg.min_lr) * (1 + math.cos(math.pi * min(t / total_epochs, 1.0))) / 2
     elif cfg.kind == "constant":

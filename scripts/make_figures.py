@@ -1,6 +1,6 @@
-"""Regenerate the README figures in docs/figures from real runs:
+"""Regenerate the README figures in docs/figures from real runs (a script, not part of the library):
 
-    python -m stablenets.analysis.figures --out docs/figures --data-root ../shared/data
+    python scripts/make_figures.py --out docs/figures --data-root ../shared/data
 
 1. ``euler_regions.png``, ``ivp.png`` — stability regions of explicit/implicit Euler and
    ẋ = −2.3x solved with several h (papers B, C, Fig. 1); pure mathematics.
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from stablenets.data import to_model_input
 from stablenets.analysis import flow, landscape, stability
 from stablenets.analysis._io import plot_dpi, save_json
 
@@ -31,7 +32,8 @@ DPI = 80
 
 def _train(name: str, dataset: str, run_dir: Path, device, *, epochs: int, lr: float, root=None, subset: int = 0,
            batch_size: int = 128, optimizer: str = "adam"):
-    from stablenets.training import TrainConfig, load_model, train
+    from stablenets.checkpoint import load_model
+    from stablenets.training import TrainConfig, train
 
     cfg = TrainConfig()
     cfg.model.name = name
@@ -49,7 +51,7 @@ def _accuracy(model, x, y, device, batch_size: int = 500) -> float:
     correct = 0
     with torch.no_grad():
         for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-            correct += int((model(xb.to(device).float() / 255).argmax(1).cpu() == yb).sum())
+            correct += int((model(to_model_input(xb.to(device))).argmax(1).cpu() == yb).sum())
     return correct / len(y)
 
 
@@ -67,7 +69,7 @@ def _mnist_name(root) -> str:
 def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None, device="cpu",
                  mnist_epochs: int = 2, mnist_subset: int = 12000, index: int = 0) -> dict:
     """Write the figures into ``out``; returns the facts saved in figures.json."""
-    from stablenets.data import load
+    from stablenets.data import load, test_points
 
     out = Path(out)
     runs = Path(runs or tempfile.mkdtemp(prefix="stablenets-figures-"))
@@ -89,7 +91,8 @@ def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None
 
     dataset = _mnist_name(data_root)
     xt, yt = load(dataset, data_root if dataset == "mnist" else None, split="test")
-    xi, yi = (xt[index: index + 1].float() / 255).to(device), yt[index: index + 1].to(device)
+    xi, yi, _ = test_points(dataset, data_root if dataset == "mnist" else None, n=1, start=index)
+    xi, yi = xi.to(device), yi.to(device)
     models = {}
     for name in ("resnet-8", "in-resnet-8"):
         models[name], meta = _train(name, dataset, runs / f"{name}-{dataset}", device, epochs=mnist_epochs, lr=0.1,

@@ -14,6 +14,8 @@ import os
 import torch
 from torch import nn
 
+from stablenets.checkpoint.files import load_model
+
 __all__ = ["Ensemble", "load_ensemble"]
 
 
@@ -33,8 +35,6 @@ class Ensemble(nn.Module):
 
 def load_ensemble(paths: list[str | os.PathLike], device: str | torch.device = "cpu") -> tuple[Ensemble, list[dict]]:
     """Load checkpoints (files or run folders) into an :class:`Ensemble` in eval mode; also their metas."""
-    from stablenets.training.checkpoint import load_model
-
     loaded = [load_model(p, device) for p in paths]
     datasets = {meta.get("dataset") for _, meta in loaded}
     if len(datasets) > 1:
