@@ -42,7 +42,7 @@ def _check(args) -> None:
 def _run(args) -> int:
     from stablenets.analysis.kinds import KINDS
     from stablenets.analysis.report import write_report
-    from stablenets.atomic import WriteError
+    from stablenets.atomic import check_writable
     from stablenets.device import resolve_device
 
     _check(args)
@@ -50,10 +50,7 @@ def _run(args) -> int:
     out = _out_dir(args)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise WriteError(f"cannot write into {out}: {err.strerror or err}; nothing was analysed") from None
+    check_writable(out, "the analysis", "nothing was analysed")
     title, sections, data = KINDS[args.kind](args, out)
     paths = write_report(out, args.kind, title, sections, data)
     print(f"wrote {paths['markdown']} (with {paths['json'].name}, {paths['html'].name} and the PNGs)")
