@@ -39,7 +39,7 @@ ATTACKS = {
     "pgd-linf-ce": (lambda m, x, y, e: pgd(m, x, y, e, alpha=e, steps=4, restarts=2), "linf"),
     "pgd-linf-margin": (lambda m, x, y, e: pgd(m, x, y, e, alpha=e, steps=4, loss="margin"), "linf"),
     "pgd-l2": (lambda m, x, y, e: pgd(m, x, y, 20 * e, alpha=10 * e, steps=4, norm="l2", restarts=2), "l2"),
-    "cw_linf": (lambda m, x, y, e: cw_linf(m, x, y, e, alpha=e, steps=4), "linf"),
+    "cw_linf": (lambda m, x, y, e: cw_linf(m, x, y, e, steps=6, lr=0.5), "linf"),
     "cw_l2": (lambda m, x, y, e: cw_l2(m, x, y, c=10.0, steps=10, lr=0.05, binary_search_steps=2,
                                        eps=20 * e), "l2"),
     "spsa": (lambda m, x, y, e: spsa(m, x, y, e, steps=3, samples=4, lr=0.05), "linf"),

@@ -64,18 +64,23 @@ def test_stablenets_evaluate_end_to_end_on_a_real_checkpoint(tmp_path, capsys):
     model = stablenets.create_model("resnet-8", num_classes=10, in_channels=1, image_size=28,
                                     mean=(0.1307,), std=(0.3081,))
     save_model(tmp_path / "model.safetensors", model, {"dataset": "embedded-mnist"})
-    rc = main(["evaluate", str(tmp_path), "--suite", "B", "--n", "8", "--device", "cpu", "--no-progress",
+    rc = main(["evaluate", str(tmp_path), "--suite", "A", "--n", "8", "--device", "cpu", "--no-progress",
                "--set", "diagnostics.enabled=false", "--set", "attacks.ifgsm.steps=2", "--set", "attacks.pgd.steps=2",
+               "--set", "attacks.pgd_ours.steps=2", "--set", "attacks.pgd_margin_ours.steps=2",
                "--set", "attacks.fgsm.eps=[0.1]", "--set", "noise.cifar10c.severities=[5]"])
     assert rc == 0
-    report = json.loads((tmp_path / "robustness-B.json").read_text())
+    report = json.loads((tmp_path / "robustness-A.json").read_text())
     assert report["checkpoint"]["preset"] == "resnet-8" and report["n"] == 8
-    assert set(report["attacks"]) == {"fgsm", "ifgsm", "pgd"}
-    assert len(report["attacks"]["pgd"]["accuracy"]) == 4   # paper B's four radii
+    assert set(report["attacks"]) == {"fgsm", "ifgsm", "pgd", "pgd_ours", "pgd_margin_ours"}
+    assert len(report["attacks"]["pgd"]["accuracy"]) == 3   # A-table3's three radii, set once for the suite
     for res in report["attacks"].values():
         for key, size in res["max_perturbation"].items():
             assert size <= float(key) + 1e-6
-    assert "robustness-B.md" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "robustness-A.md" in printed and "robustness-A.html" in printed
+    # the printed table: clean, each attack at each radius, the worst case
+    assert f"{100 * report['clean']:.2f}" in printed and "WORST CASE" in printed
+    assert all(f"{100 * acc:.2f}" in printed for acc in report["attacks"]["pgd"]["accuracy"].values())
 
 
 def test_several_checkpoints_are_evaluated_as_one_ensemble(tmp_path):

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from stablenets.analysis._io import pyplot, save_figure
-from stablenets.attacks.base import Loss, Norm, attack_mode, input_gradient, project, steepest_step
+from stablenets.attacks.base import Loss, Norm, attack_mode, input_gradient, pgd_step
 
 __all__ = ["solver_steps", "plot_solver_steps"]
 
@@ -63,7 +63,7 @@ def solver_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float 
                 out["pgd"].append({"iteration": t, "blocks": _record(model, blocks, x_adv)})
                 if t < pgd_steps:
                     grad, _ = input_gradient(model, x_adv, y, Loss.CE)
-                    x_adv = project(x_adv + steepest_step(grad, alpha, Norm.LINF), x, eps, Norm.LINF)
+                    x_adv = pgd_step(x_adv, grad, x, eps, alpha, Norm.LINF)
     for tol in tolerances:
         with _settings(blocks, record_steps=True, rtol=float(tol), atol=float(tol)):
             out["tolerance"].append({"tol": float(tol), "blocks": _record(model, blocks, x)})

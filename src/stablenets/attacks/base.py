@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["Norm", "ThreatModel", "Loss", "attack_mode", "margin", "loss_fn", "input_gradient",
-           "project", "random_start", "per_sample_norm", "check_attack_inputs", "generator_for"]
+__all__ = ["Norm", "Loss", "attack_mode", "margin", "loss_fn", "input_gradient", "project", "steepest_step",
+           "pgd_step", "random_start", "per_sample_norm", "check_attack_inputs", "generator_for"]
 
 
 class _Choice(str, Enum):
@@ -50,9 +50,6 @@ class Norm(_Choice):
 
     LINF = "linf"
     L2 = "l2"
-
-
-ThreatModel = Norm
 
 
 class Loss(_Choice):
@@ -127,6 +124,16 @@ def steepest_step(grad: torch.Tensor, size: float, norm: Norm) -> torch.Tensor:
         return size * grad.sign()
     n = per_sample_norm(grad, norm)
     return size * grad / _view(n + 1e-12, grad)
+
+
+def pgd_step(x_adv: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, eps: float, alpha: float,
+             norm: Norm) -> torch.Tensor:
+    """One PGD step: Π_{B(x, ε) ∩ [0,1]}( x_adv + α · s(grad) ), s = sign (L∞) or g / ‖g‖₂ (L2).
+
+    The one place the signed step and its projection are written; PGD, I-FGSM, TRADES' inner
+    maximisation and the solver-step analysis all call it.
+    """
+    return project(x_adv + steepest_step(grad, alpha, norm), x, eps, norm)
 
 
 def random_start(x: torch.Tensor, eps: float, norm: Norm, generator: torch.Generator) -> torch.Tensor:

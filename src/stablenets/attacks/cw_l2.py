@@ -15,12 +15,25 @@ into an ε-bounded one (robust accuracy "at radius ε").
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from stablenets.attacks.base import Norm, attack_mode, check_attack_inputs, margin, per_sample_norm
+from stablenets.settings import setting
 
-__all__ = ["cw_l2"]
+__all__ = ["cw_l2", "CWL2Settings"]
+
+
+@dataclass
+class CWL2Settings:
+    c: float = setting(10.0, "initial weight of the misclassification term", gt=0)
+    steps: int = setting(50, "Adam iterations per search step", ge=1, integer=True)
+    lr: float = setting(6e-4, "Adam learning rate", gt=0)
+    kappa: float = setting(0.0, "confidence margin κ", ge=0)
+    binary_search_steps: int = setting(1, "outer searches over c (1 = no search)", ge=1, integer=True)
+    eps: float | None = setting(None, "discard successes with ‖δ‖₂ > eps (None: unbounded)", ge=0, optional=True)
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -31,10 +44,11 @@ def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, c: float = 10.0, s
           lr: float = 6e-4, kappa: float = 0.0, binary_search_steps: int = 1, *,
           eps: float | None = None, seed: int = 0) -> torch.Tensor:
     """Untargeted CW-L2; returns the smallest adversarial example found per sample (or x)."""
+    from stablenets.attacks.registry import get_attack_spec
+
+    get_attack_spec("cw_l2").make(dict(c=c, steps=steps, lr=lr, kappa=kappa, binary_search_steps=binary_search_steps,
+                                       eps=eps))
     check_attack_inputs(x, y, eps)
-    if steps < 1 or binary_search_steps < 1 or not c > 0:
-        raise ValueError(f"need steps >= 1, binary_search_steps >= 1, c > 0; got {steps}, "
-                         f"{binary_search_steps}, {c}")
     x = x.detach()
     n = x.shape[0]
     view = (-1,) + (1,) * (x.dim() - 1)

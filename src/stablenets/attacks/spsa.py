@@ -14,12 +14,26 @@ lr and δ default to the cleverhans values (0.01, 0.01).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
 from stablenets.attacks.base import Norm, attack_mode, check_attack_inputs, generator_for, margin, project
+from stablenets.settings import setting
 
-__all__ = ["spsa"]
+__all__ = ["spsa", "SPSASettings"]
+
+
+@dataclass
+class SPSASettings:
+    eps: float = setting(0.031, "L∞ radius around the clean x, pixel units", ge=0)
+    steps: int = setting(20, "iterations", ge=1, integer=True)
+    samples: int = setting(32, "Rademacher directions per iteration (2 queries each)", ge=1, integer=True)
+    lr: float = setting(0.01, "Adam learning rate", gt=0)
+    delta: float = setting(0.01, "finite-difference size", gt=0)
+    chunk: int | None = setting(None, "directions per forward pass (None: all at once)", ge=1, integer=True,
+                                optional=True)
 
 
 def _margins(model: nn.Module, points: torch.Tensor, y: torch.Tensor, chunk: int) -> torch.Tensor:
@@ -36,11 +50,12 @@ def spsa(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 0.031,
          samples: int = 32, lr: float = 0.01, *, delta: float = 0.01, chunk: int | None = None,
          seed: int = 0) -> torch.Tensor:
     """Untargeted L∞ SPSA; returns the worst iterate per sample (largest margin)."""
+    from stablenets.attacks.registry import get_attack_spec
+
+    get_attack_spec("spsa").make(dict(eps=eps, steps=steps, samples=samples, lr=lr, delta=delta, chunk=chunk))
     check_attack_inputs(x, y, eps)
-    if steps < 1 or samples < 1:
-        raise ValueError(f"need steps >= 1 and samples >= 1; got steps={steps}, samples={samples}")
     x = x.detach()
-    chunk = 2 * samples if chunk is None else max(1, int(chunk))
+    chunk = 2 * samples if chunk is None else int(chunk)
     gen = generator_for(x, seed)
     view = (-1,) + (1,) * (x.dim() - 1)
     beta1, beta2, tiny = 0.9, 0.999, 1e-8

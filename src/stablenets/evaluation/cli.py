@@ -1,7 +1,8 @@
 """``stablenets evaluate CHECKPOINT [CHECKPOINT ...] --suite NAME``: run a suite and write the report.
 
     stablenets evaluate runs/zerosnet-opt-20/model.safetensors --suite D --n 1000 \\
-        --set attacks.pgd.steps=50 --set diagnostics.n=500
+        --set attacks.pgd20.steps=50 --set diagnostics.n=500 --set eps.linf=[0.3]
+    stablenets evaluate runs/sonet/model.safetensors --suite D --set solver.solver=euler   # solver at evaluation time
     stablenets evaluate runs/a runs/b runs/c --suite A --out runs/ensemble   # an ensemble (paper A Table 6)
 
 Several checkpoints are evaluated as one ensemble: the average of their logits.
@@ -56,7 +57,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         n=args.n, data_root=args.data_root, verify=not args.no_verify, device=args.device,
         batch_size=args.batch_size, source=args.source, out=args.out, progress=not args.no_progress,
         overwrite=args.overwrite, replace_note=lambda line: print(line, flush=True))
-    flags = result["flags_raised"]
-    print(f"clean {100 * result['clean']:.2f}%  "
-          f"gradient-masking flags: {', '.join(flags) if flags else 'none'}\n{json_path}\n{md_path}")
+    from stablenets.evaluation.report import to_table
+
+    html_path = json_path.with_suffix(".html")
+    print(f"{to_table(result)}\n{json_path}\n{md_path}\n{html_path}")
     return 0

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stablenets.attacks import pgd
-from stablenets.attacks.base import attack_mode
+from stablenets.attacks.base import Norm, attack_mode, pgd_step
 from stablenets.training.config import ModeConfig
 
 __all__ = ["step_seed", "trades_adversary", "training_loss"]
@@ -52,7 +52,7 @@ def trades_adversary(model: nn.Module, x: torch.Tensor, eps: float, alpha: float
             with torch.enable_grad():
                 kl = F.kl_div(F.log_softmax(model(x_adv), dim=1), p_clean, reduction="sum")
                 (grad,) = torch.autograd.grad(kl, x_adv)
-            x_adv = torch.min(torch.max(x_adv.detach() + alpha * grad.sign(), x - eps), x + eps).clamp(0, 1)
+            x_adv = pgd_step(x_adv.detach(), grad, x, eps, alpha, Norm.LINF)
     return x_adv.detach()
 
 
