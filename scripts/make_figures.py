@@ -69,7 +69,7 @@ def _mnist_name(root) -> str:
 def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None, device="cpu",
                  mnist_epochs: int = 2, mnist_subset: int = 12000, index: int = 0) -> dict:
     """Write the figures into ``out``; returns the facts saved in figures.json."""
-    from stablenets.data import load, test_points
+    from stablenets.data import load, load_test_points
 
     out = Path(out)
     runs = Path(runs or tempfile.mkdtemp(prefix="stablenets-figures-"))
@@ -91,7 +91,7 @@ def make_figures(out: str | Path, data_root=None, runs: str | Path | None = None
 
     dataset = _mnist_name(data_root)
     xt, yt = load(dataset, data_root if dataset == "mnist" else None, split="test")
-    xi, yi, _ = test_points(dataset, data_root if dataset == "mnist" else None, n=1, start=index)
+    xi, yi, _ = load_test_points(dataset, data_root if dataset == "mnist" else None, n=1, start=index)
     xi, yi = xi.to(device), yi.to(device)
     models = {}
     for name in ("resnet-8", "in-resnet-8"):

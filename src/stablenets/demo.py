@@ -105,14 +105,14 @@ def format_table(rows: dict[str, dict[str, float]], seconds: dict[str, float]) -
 def run_demo(args: argparse.Namespace) -> int:
     from stablenets.atomic import write_text_atomic
     from stablenets.checkpoint import load_model
-    from stablenets.data import test_points
+    from stablenets.data import load_test_points
     from stablenets.training import train
 
     if args.epochs < 1 or args.n < 1:
         raise ValueError(f"--epochs and --n must be at least 1, got {args.epochs} and {args.n}")
     device = resolve_device(args.device)
     out = args.out or Path("runs") / f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    x, y, _ = test_points("embedded-mnist", n=args.n)
+    x, y, _ = load_test_points("embedded-mnist", n=args.n)
     x, y = x.to(device), y.to(device)
     rows, seconds, runs, notes = {}, {}, {}, []
     started = time.perf_counter()

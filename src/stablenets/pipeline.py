@@ -29,10 +29,11 @@ import torch
 
 from stablenets.atomic import TMP_SUFFIX, WriteError, write_text_atomic
 from stablenets.checkpoint import load_ensemble, load_model
-from stablenets.data import dataset_info, test_points, to_model_input
+from stablenets.data import dataset_info, load_test_points, to_model_input
 from stablenets.evaluation import evaluate_robustness, get_suite, write_report
 from stablenets.evaluation.smoke import smoke_overrides
 from stablenets.evaluation.summary import headline_numbers
+from stablenets.settings import SettingError
 from stablenets.training import NonFiniteLossError, TrainConfig, check_settings, smoke, train
 from stablenets.training import distributed as D
 from stablenets.training.rundir import check_out_dir
@@ -53,7 +54,11 @@ def prepare(cfg: TrainConfig, scale: str = "paper") -> TrainConfig:
         raise ValueError(f"unknown scale {scale!r}; valid: {', '.join(SCALES)}")
     cfg = check_settings(cfg)
     if cfg.eval.suite:
-        get_suite(cfg.eval.suite, dict(cfg.eval.overrides))  # unknown suite or key: refused here
+        try:  # an unknown suite or suite key is refused here, before any training
+            get_suite(cfg.eval.suite, dict(cfg.eval.overrides))
+        except (ValueError, TypeError, KeyError) as err:
+            raise SettingError(f"eval.suite = {cfg.eval.suite!r} with eval.overrides = {cfg.eval.overrides}: "
+                               f"{err.args[0] if err.args else err}") from None
     if scale == "smoke":
         cfg = smoke(cfg)
         if cfg.eval.suite:
@@ -126,7 +131,7 @@ def evaluate_checkpoints(paths, *, suite: str = "quick", overrides: dict | None 
     if classes is not None and classes != dataset_info(dataset).num_classes:
         raise ValueError(f"checkpoint {first} has {classes} classes but its data set {dataset} has "
                          f"{dataset_info(dataset).num_classes}")
-    x, y, raw = test_points(dataset, data_root, n=n, verify=verify)
+    x, y, raw = load_test_points(dataset, data_root, n=n, verify=verify)
     noise_sets = None
     if raw is not None:
         def noise_sets(group: str, severity: int):

@@ -36,14 +36,14 @@ def load_checkpoints(paths, device, at_least: int = 1, at_most: int | None = Non
 
 def test_points(meta: dict, args, device, n: int = 1):
     """Test points index … index+n−1 of the checkpoint's data set, as model inputs."""
-    from stablenets.data import test_points as load_points
+    from stablenets.data import load_test_points
 
     dataset = args.dataset or meta.get("dataset")
     if not dataset:
         raise ValueError("the checkpoint does not name its data set; pass --dataset")
     root = args.data_root or (meta.get("config") or {}).get("data", {}).get("root")
     try:
-        x, y, _ = load_points(dataset, root, n=n, start=args.index)
+        x, y, _ = load_test_points(dataset, root, n=n, start=args.index)
     except ValueError as err:
         raise ValueError(f"--index {args.index}: {err}") from None
     return x.to(device), y.to(device)

@@ -16,9 +16,9 @@ from stablenets.data.download import download
 from stablenets.data.info import DatasetInfo, dataset_info, list_datasets
 from stablenets.data.loaders import load
 from stablenets.data.noise_sets import NoiseTestSet, noise_test_set
-from stablenets.data.prepare import Splits, load_splits, test_points, to_model_input
+from stablenets.data.prepare import Splits, load_splits, load_test_points, to_model_input
 
 __all__ = ["load", "dataset_info", "list_datasets", "download", "DatasetInfo",
            "DataError", "ChecksumError", "CorruptFileError", "corrupt", "gaussian_noise_train",
            "replace_characters", "noise_test_set", "NoiseTestSet", "DeviceBatcher", "StreamingBatcher",
-           "make_batcher", "load_splits", "Splits", "test_points", "to_model_input"]
+           "make_batcher", "load_splits", "Splits", "load_test_points", "to_model_input"]

@@ -1,7 +1,7 @@
 """Data as the later stages take it: splits with subsets and fallbacks, test points as model inputs.
 
     splits = load_splits("cifar10", root, train_subset=5000, fallback="embedded-mnist", log=print)
-    x, y, raw = test_points("cifar10", root, n=1000)       # float [0, 1] images, int64 labels, uint8 originals
+    x, y, raw = load_test_points("cifar10", root, n=1000)       # float [0, 1] images, int64 labels, uint8 originals
     xb = to_model_input(batch)                              # uint8 images -> float32 in [0, 1]
 
 Models take images as float32 in [0, 1] (they normalise inside); the loaders return the
@@ -28,7 +28,7 @@ from stablenets.data.info import dataset_info
 from stablenets.data.loaders import load
 from stablenets.data.text import SEQUENCE_LENGTH
 
-__all__ = ["Splits", "load_splits", "test_points", "to_model_input", "synthetic_text", "check_labels"]
+__all__ = ["Splits", "load_splits", "load_test_points", "to_model_input", "synthetic_text", "check_labels"]
 
 
 def to_model_input(x: torch.Tensor) -> torch.Tensor:
@@ -109,7 +109,7 @@ def load_splits(name: str, root: str | os.PathLike | None = None, *, verify: boo
     return Splits(xtr, ytr, xte, yte, name)
 
 
-def test_points(name: str, root: str | os.PathLike | None = None, *, n: int | None = None, start: int = 0,
+def load_test_points(name: str, root: str | os.PathLike | None = None, *, n: int | None = None, start: int = 0,
                 verify: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """Test points ``start`` … ``start + n − 1`` of ``name`` as model inputs, their labels, and the
     uint8 originals (None unless the data set is images)."""

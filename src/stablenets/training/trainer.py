@@ -51,6 +51,7 @@ from stablenets.checkpoint import (MODEL_FILE, STATE_FILE, NonFiniteWeightsError
                                    save_train_state)
 from stablenets.checkpoint.files import git_hash, set_rng_state
 from stablenets.data import dataset_info, load_splits, make_batcher, to_model_input
+from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
 from stablenets.training.config import TrainConfig, config_to_dict
@@ -98,14 +99,17 @@ def check_settings(cfg: TrainConfig) -> TrainConfig:
     from stablenets.data.info import check_name
 
     cfg = cfg.validate()
-    check_name(cfg.data.dataset)
+    try:
+        check_name(cfg.data.dataset)
+    except ValueError as err:
+        raise SettingError(f"data.dataset = {cfg.data.dataset!r}: {err}") from None
     try:
         with torch.device("meta"):  # builds the model without memory: bad presets and overrides fail here
             build_model(cfg, cfg.data.dataset)
     except (ValueError, TypeError, KeyError) as err:
         message = err.args[0] if err.args else str(err)
-        raise ValueError(f"model.name={cfg.model.name!r} with model.overrides={cfg.model.overrides}: "
-                         f"{message}") from None
+        raise SettingError(f"model.name = {cfg.model.name!r} with model.overrides = {cfg.model.overrides}: "
+                           f"{message}") from None
     return cfg
 
 
@@ -185,9 +189,13 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def _saved(model_path: Path, epoch: int) -> str:
-    return (f"the last complete checkpoint is epoch {epoch} in {model_path.parent}" if epoch
-            else "no checkpoint had been written yet")
+def _saved(model_path: Path, good_epoch: int, written: tuple[str, ...] = (), epoch: int = 0) -> str:
+    """What a failed write leaves: the last checkpoint a resume can start from, and any partial one."""
+    text = (f"the last complete checkpoint is epoch {good_epoch} in {model_path.parent} (resume from it)"
+            if good_epoch else "no complete checkpoint had been written yet")
+    if "weights" in written:
+        text += f"; the weights of epoch {epoch} are in {model_path}, without their resume state"
+    return text
 
 
 def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device = "auto", resume: bool = False,
@@ -328,16 +336,18 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
         if tracker is not None:
             row.update(tracker.summary())
         if ctx.is_main:
+            written: tuple[str, ...] = ()
             try:
                 save_model(model_path, model, {**meta, "epoch": epoch + 1})
+                written = ("weights",)
                 save_train_state(state_path, model, optimizer, {"kind": cfg.schedule.kind, "lr": lr}, epoch + 1,
                                  step)
+                good_epoch, last_good, written = epoch + 1, str(model_path), ()
                 metrics.append(row)
             except NonFiniteWeightsError:
                 raise NonFiniteLossError(epoch + 1, steps, last_good, what="weights") from None
             except WriteError as err:
-                raise WriteError(f"{err}; {_saved(model_path, good_epoch)}") from None
-            good_epoch, last_good = epoch + 1, str(model_path)
+                raise WriteError(f"{err}; {_saved(model_path, good_epoch, written, epoch + 1)}") from None
             say(f"epoch {epoch + 1}/{epochs}  loss {row['loss']:.4f}  train {100 * row['train_acc']:.2f}%  "
                 f"test {100 * test_acc:.2f}%  lr {lr:.4g}  {row['seconds']:.1f}s")
         D.barrier(ctx)
