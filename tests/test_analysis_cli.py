@@ -55,3 +55,13 @@ def test_analyze_errors_are_one_clear_line(runs, tmp_path, capsys):
     assert "log_norms" in capsys.readouterr().err
     assert main(["analyze", "coefficients", str(runs / "mlp-moons"), "--out", str(tmp_path)]) == 2
     assert "no learned scheme coefficients" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["--index", "-1"], "--index"), (["--grid", "20"], "--grid"), (["--severity", "6"], "--severity"),
+    (["--k", "0"], "--k"), (["--tolerances", "0.1", "-1"], "--tolerances[1]"), (["--points", "0"], "--points"),
+])
+def test_analyze_options_out_of_range_are_one_line_before_any_work(argv, named, tmp_path, capsys):
+    assert main(["analyze", "landscape", str(tmp_path / "not-loaded"), "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err and not (tmp_path / "o").exists()

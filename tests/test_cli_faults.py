@@ -67,7 +67,7 @@ def test_evaluate_checks_its_output_before_any_work(checkpoint, tmp_path, capsys
         out = tmp_path / "ro"
         out.mkdir()
         out.chmod(0o555)
-        words = "cannot write the report"
+        words = "cannot write the report into"
     assert main(["evaluate", str(checkpoint), *QUICK, "--out", str(out)]) == 2
     assert words in one_line(capsys)
 

@@ -4,6 +4,7 @@ import torch
 
 import stablenets
 from stablenets.models import get_preset
+from scheme_cases import CASES, case_scheme_name
 
 PUBLISHED_MILLIONS = {"resnet-20": 0.27, "resnet-32": 0.46, "resnet-44": 0.66, "resnet-56": 0.85,
                       "resnet-110": 1.7, "resnet-164": 1.7, "wrn-34-10": 46.2, "resnext-29": 34.4}
@@ -80,12 +81,26 @@ def test_pairings_that_make_no_sense_are_refused_clearly():
         stablenets.create_model("resnet-8", scheme="rk4")
 
 
-def test_every_scheme_pairs_with_every_discrete_backbone():
-    x_image = torch.rand(2, 3, 8, 8)
-    for backbone in ("resnet-8", "resnet-18-w16", "soblock-32"):
-        for scheme in stablenets.list_schemes():
-            model = stablenets.create_model(backbone, scheme=scheme)
-            assert model(x_image).shape == (2, 10)
-    for backbone, x in (("textresnet-9", torch.randint(0, 71, (2, 40))), ("mlp-moons", torch.randn(2, 2))):
-        for scheme in stablenets.list_schemes():
-            assert stablenets.create_model(backbone, scheme=scheme)(x).shape[0] == 2
+BACKBONES = {"resnet-8": torch.rand(2, 3, 8, 8), "resnet-18-w16": torch.rand(2, 3, 8, 8),
+             "soblock-32": torch.rand(2, 3, 8, 8), "textresnet-9": torch.randint(0, 71, (2, 40)),
+             "mlp-moons": torch.randn(2, 2)}
+RESNET_CASES = [c for c in CASES if c.resnet is not None]
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize("case", RESNET_CASES, ids=[c.id for c in RESNET_CASES])
+def test_every_scheme_pairs_with_every_discrete_backbone(backbone, case):
+    """Each scheme's defining property on each backbone: at its ResNet settings (h = 1, lambda = 0, one-step
+    multistep, K = 0, one repeat, one Euler step of the ODE) it is the ResNet of that backbone, exactly."""
+    torch.manual_seed(0)
+    resnet = stablenets.create_model(backbone).eval()
+    other = stablenets.create_model(backbone, scheme=case_scheme_name(case), scheme_args=case.resnet).eval()
+    missing, unexpected = other.load_state_dict(resnet.state_dict(), strict=False)
+    assert not unexpected and all(".steps." in key for key in missing)
+    x = BACKBONES[backbone]
+    with torch.no_grad():
+        torch.testing.assert_close(other(x), resnet(x), rtol=0, atol=0)
+
+
+def test_every_scheme_has_its_resnet_settings():
+    assert {case_scheme_name(c) for c in RESNET_CASES} == set(stablenets.list_schemes())

@@ -253,3 +253,15 @@ def test_cifar_pgd_reports_the_models_accuracies():
         robust = (model(adv).argmax(1) == y).float().mean().item()
     assert r["images"] == 12 and r["batch"] == 5 and r["clean_acc"] == pytest.approx(clean)
     assert r["robust_acc"] == pytest.approx(robust) and r["images_per_s"] == pytest.approx(12 / r["seconds"])
+
+
+def test_every_model_the_benchmarks_time_is_a_preset():
+    """The schemes, scaling, continuous and profile sections name presets that exist (a renamed preset
+    would otherwise surface only in a benchmark run)."""
+    import stablenets
+    from benchmarks import bench_schemes, profile_step
+
+    names = {bench_schemes.model_name(s, d).partition(" (")[0] for s in bench_schemes.SCHEMES for d in (20, 56)}
+    names |= {f"{s}-{d}" for s in bench_schemes.SCALING_SCHEMES for d in (20, 32, 56, 110)}
+    names |= {*bench_schemes.CONTINUOUS, *profile_step.MODELS, "resnet-20"}
+    assert names <= set(stablenets.list_models()), names - set(stablenets.list_models())

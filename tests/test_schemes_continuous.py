@@ -192,34 +192,30 @@ def test_one_euler_step_of_the_ode_scheme_is_the_resnet():
     assert len(ode.trunk.blocks) == 10  # the authors' ODENet: ten blocks
 
 
-class Linear(torch.nn.Module):
-    """f(x) = μ·x: dx/dt = μx has the exact solution x(T) = e^{μT}·x(0)."""
-
-    def __init__(self, mu):
-        super().__init__()
-        self.mu = mu
-
-    def forward(self, x):
-        return self.mu * x
+def Linear(c):
+    """The branch f(x) = c·x on one float64 feature (dx/dt = cx: x(T) = e^{cT}·x(0))."""
+    layer = torch.nn.Linear(1, 1, bias=False).double()
+    torch.nn.init.constant_(layer.weight, c)
+    return layer
 
 
 @pytest.mark.parametrize("solver", ["euler", "rk4"])
 def test_ode_scheme_converges_at_its_solvers_order(solver):
     mu, t1 = -1.3, 1.0
     trunk = lambda h: SchemeTrunk([ResidualBlock(Linear(mu), None, 1, 1)],
-                                  NeuralODE(solver=solver, t1=t1, step_size=h))
+                                  NeuralODE(ODESettings(solver=solver, t1=t1, step_size=h)))
     x = torch.ones(1, 1, dtype=torch.float64)
     hs = [0.2, 0.1, 0.05]
     errors = [abs(trunk(h)(x).item() - math.exp(mu * t1)) for h in hs]
     slopes = [math.log2(a / b) for a, b in zip(errors, errors[1:])]
-    order = NeuralODE(solver=solver).order
+    order = NeuralODE(ODESettings(solver=solver)).order
     assert all(abs(s - order) < 0.3 for s in slopes), slopes
 
 
 def test_ode_scheme_step_passes_gradcheck():
     torch.manual_seed(0)
     branch = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
-    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], NeuralODE(solver="rk4", step_size=0.25))
+    trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], NeuralODE(ODESettings(solver="rk4", step_size=0.25)))
     x = torch.randn(2, 3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(trunk, (x,))
 
@@ -236,3 +232,15 @@ def test_ode_scheme_runs_over_a_batchnorm_backbone_with_one_fixed_branch():
     norm = model.trunk.blocks[0].branch[0]
     torch.testing.assert_close(norm.running_mean, reference.trunk.blocks[0].branch[0].running_mean)
     assert norm.num_batches_tracked == 1
+
+
+def test_skew_block_passes_gradcheck():
+    torch.manual_seed(0)
+    block = SkewODEBlock(2, 3, 2, gamma=0.1, settings=ODESettings(solver="rk4", step_size=0.5)).double()
+    x = torch.randn(2, 2, 4, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(block, (x,))
+
+
+def test_ode_scheme_refuses_the_adjoint_clearly():
+    with pytest.raises(SettingError, match="ode.adjoint"):
+        stablenets.create_model("odenet-32", adjoint=True)

@@ -244,7 +244,7 @@ def test_a_read_only_output_is_one_message_naming_the_path_before_any_work(tmp_p
     out = folder / "run"
     rc = main(["train", "b-moons-mlp-h0.1", "--scale", "smoke", "--device", "cpu", "--out", str(out), "--no-progress"])
     err = capsys.readouterr().err.strip()
-    assert rc == 2 and len(err.splitlines()) == 1 and str(out) in err and "nothing was started" in err
+    assert rc == 2 and len(err.splitlines()) == 1 and str(out) in err and "nothing was started" in err and "the run" in err
 
 
 def test_a_full_disk_is_one_message_naming_the_file_and_what_was_saved(small_fs, capsys):

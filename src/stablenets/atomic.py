@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write", "write_bytes_atomic", "write_text_atomic", "WriteError", "TMP_SUFFIX"]
+__all__ = ["atomic_write", "write_bytes_atomic", "write_text_atomic", "check_writable", "WriteError", "TMP_SUFFIX"]
 
 TMP_SUFFIX = ".tmp"
 _FULL = 1 << 20  # bytes free below which a failed write is put down to a full disk
@@ -77,3 +77,19 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def check_writable(directory: str | os.PathLike, what: str, consequence: str) -> Path:
+    """Make ``directory`` and write and remove a probe file in it, before any work is done.
+
+    A failure is one :class:`WriteError`: "cannot write <what> into <directory>: <why>; <consequence>".
+    """
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-probe-{os.getpid()}{TMP_SUFFIX}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise WriteError(f"cannot write {what} into {directory}: {_why(directory, err)}; {consequence}") from None
+    return directory

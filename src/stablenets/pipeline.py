@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from stablenets.atomic import TMP_SUFFIX, WriteError, write_text_atomic
+from stablenets.atomic import check_writable, write_text_atomic
 from stablenets.checkpoint import load_ensemble, load_model
 from stablenets.data import dataset_info, load_test_points, to_model_input
 from stablenets.evaluation import evaluate_robustness, get_suite, write_report
@@ -74,14 +73,7 @@ def check_report_target(directory: Path, suite: str, overwrite: bool) -> Path:
     target = directory / f"robustness-{suite}.json"
     if target.exists() and not overwrite:
         raise ValueError(f"{target} already exists; pass --overwrite to replace it, or --out another folder")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        probe = directory / f".write-probe-{os.getpid()}{TMP_SUFFIX}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise WriteError(f"cannot write the report into {directory}: {err.strerror or err}; nothing was evaluated") \
-            from None
+    check_writable(directory, "the report", "nothing was evaluated")
     return target
 
 

@@ -4,7 +4,8 @@ Kinds: stability (roots, ZeroSNet region, Euler regions, IVP; inputs: preset nam
 coefficients "α0,α1,…[:β]", or checkpoints for their learned coefficients), jacobian, landscape
 (1–4 checkpoints on the same test point), coefficients, dynamics (run directories), flow
 (mlp-moons checkpoints), solver (continuous models), sweeps (run directories or a folder of them).
-Output goes to ``--out``, else the (first) run directory given, else ./analysis.
+Output goes to ``--out``, else the (first) run directory given, else ./analysis. The numeric
+options are checked (:data:`RANGES`) and the output folder made before any model is loaded.
 """
 from __future__ import annotations
 
@@ -20,14 +21,36 @@ def _out_dir(args) -> Path:
     return Path("analysis")
 
 
+# The accepted values of the numeric options (stablenets.settings.check keywords), checked before any work.
+RANGES = {"index": dict(integer=True, ge=0), "points": dict(integer=True, ge=1),
+          "block": dict(optional=True, each=dict(integer=True, ge=0)), "k": dict(integer=True, ge=1),
+          "radius": dict(gt=0), "radius_255": dict(gt=0), "grid": dict(integer=True, ge=3),
+          "severity": dict(integer=True, ge=1, le=5), "threshold": dict(), "eps": dict(ge=0, le=255),
+          "alpha": dict(gt=0, le=255), "pgd_steps": dict(integer=True, ge=1),
+          "tolerances": dict(nonempty=True, each=dict(gt=0))}
+
+
+def _check(args) -> None:
+    from stablenets.settings import SettingError, check
+
+    for name, range_ in RANGES.items():
+        check(f"--{name.replace('_', '-')}", getattr(args, name), **range_)
+    if args.grid % 2 == 0:
+        raise SettingError(f"--grid = {args.grid}: must be odd (the input sits at the centre of the grid)")
+
+
 def _run(args) -> int:
     from stablenets.analysis.kinds import KINDS
     from stablenets.analysis.report import write_report
+    from stablenets.atomic import check_writable
     from stablenets.device import resolve_device
 
+    _check(args)
     args.device = resolve_device(args.device)
     out = _out_dir(args)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    check_writable(out, "the analysis", "nothing was analysed")
     title, sections, data = KINDS[args.kind](args, out)
     paths = write_report(out, args.kind, title, sections, data)
     print(f"wrote {paths['markdown']} (with {paths['json'].name}, {paths['html'].name} and the PNGs)")

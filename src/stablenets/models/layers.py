@@ -35,6 +35,18 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+    """(mean, std) per channel of the model's normalising first layer, or None (text, points).
+
+    The model maps x in [0, 1] to (x − mean)/std before anything else; a training mode that puts noise
+    on "every normalized pixel" (paper B §4.2) adds σ·std in pixel units to get σ in normalised units.
+    """
+    for module in model.modules():
+        if isinstance(module, Normalize):
+            return tuple(module.mean.flatten().tolist()), tuple(module.std.flatten().tolist())
+    return None
+
+
 def checked_normalization(in_channels: int, mean, std) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """mean/std as tuples with one value per input channel (``create_model`` fills them from the preset's data set)."""
     if mean is None or std is None:

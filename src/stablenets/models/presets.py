@@ -200,7 +200,8 @@ def _imagenet_facts(family: str, depth: int, width: int, suffix: str, dataset: s
 
 C_LAYOUTS = {  # width: (name suffix, data set, depths, plain-twin tables)
     64: ("", "cifar10", (18, 34, 50), {18: "C-fig6"}),
-    16: ("-w16", "cifar10", (18, 34, 50), {18: "C-table2 C-table3", 34: "C-table6"}),
+    16: ("-w16", "cifar10", (18, 34, 50), {18: "C-table3", 34: "C-table3 C-table6",
+                                           50: "C-table2 C-table3 C-table4 C-fig5"}),
     8: ("-w8", "mnist", (18,), {18: "C-table1"}),
 }
 for width, (suffix, dataset, depths, tables) in C_LAYOUTS.items():
@@ -209,17 +210,18 @@ for width, (suffix, dataset, depths, tables) in C_LAYOUTS.items():
                        f"ImageNet-layout pre-activation ResNet-{depth}, base width {width}", "C",
                        facts=_imagenet_facts(f"resnet{suffix}", depth, width, suffix, dataset, tables.get(depth, "")),
                        depth=depth, width=width, **HE)
+C_IE_TABLES = {18: "C-table3", 34: "C-table3 C-table6", 50: "C-table3 C-table4 C-fig5"}  # K = 1, width 16
 for depth in (18, 34, 50):
     for k in (1, 3):
         register_model(f"ie-resnet-{k}-{depth}-w16", imagenet_resnet,
                        f"IE-skip, K = {k}, gamma = {IE_ROBUST_GAMMA}, base width 16", "C",
                        facts=_imagenet_facts(f"ie-resnet-{k}-w16", depth, 16, "-w16", "cifar10",
-                                             "C-table3" if depth == 18 else ""),
+                                             C_IE_TABLES[depth] if k == 1 else ""),
                        depth=depth, width=16, **_ie(k, IE_ROBUST_GAMMA))
         register_model(f"ie-resnet-{k}-{depth}-w16-g0.05", imagenet_resnet,
                        f"IE-skip, K = {k}, gamma = {IE_NATURAL_GAMMA}, base width 16 (natural training)", "C",
                        facts=_imagenet_facts(f"ie-resnet-{k}-w16-g0.05", depth, 16, "-w16", "cifar10",
-                                             "C-table2" if depth == 18 else ""),
+                                             "C-table2" if (k, depth) == (1, 50) else ""),
                        depth=depth, width=16, **_ie(k, IE_NATURAL_GAMMA))
         register_model(f"swresnet-{k}-{depth}-w16", imagenet_resnet,
                        f"weight sharing: same-shape blocks applied {k + 1} times, base width 16", "C",

@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from stablenets.schemes.base import BRANCH_STATISTICS, ResidualBlock, Scheme, SchemeStep, repeated_branch
-from stablenets.settings import check, setting, validate
+from stablenets.settings import SettingError, check, setting, validate
 
 SOLVERS = ("euler", "rk4", "adaptive_heun", "bosh3", "dopri5")
 FIXED_GRID = ("euler", "rk4")
@@ -75,7 +75,7 @@ class ODESettings:
     rtol: float = setting(0.1, "relative tolerance of adaptive solvers (paper D: 0.1)", gt=0)
     atol: float = setting(0.1, "absolute tolerance of adaptive solvers (paper D: 0.1)", gt=0)
     t1: float = setting(1.0, "integration time T", gt=0)
-    step_size: float = setting(0.25, "step of the fixed-grid solvers (euler, rk4)", gt=0)
+    step_size: float = setting(1.0, "step of the fixed-grid solvers (euler, rk4; paper D §6.1.1: h = 1)", gt=0)
     adjoint: bool = setting(False, "gradients by the adjoint method instead of backpropagation",
                             choices=(False, True))
     record_steps: bool = setting(False, "record accepted step times on every forward pass", choices=(False, True))
@@ -209,6 +209,12 @@ class NeuralODE(Scheme):
         self.ode = replace(ode or ODESettings(), **ode_fields)
         self.statistics = statistics
         self.__post_init__()
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.ode.adjoint:  # the adjoint's backward solve would run after the branch's BatchNorm rule ended
+            raise SettingError("ode.adjoint = True: the ode scheme backpropagates through the solver directly "
+                               "(accepted: False)")
 
     @property
     def order(self) -> int:

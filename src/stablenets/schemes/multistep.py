@@ -164,10 +164,14 @@ class Multistep(Scheme):
                            choices=(False, True))
 
     def __post_init__(self):
-        if self.learn == "k":
-            self.alphas = (0.0, 0.0)
-        elif self.learn == "lambda":
-            self.alphas = (0.0, 0.0, 0.0)
+        if self.learn is not None:
+            learned = (0.0, 0.0) if self.learn == "k" else (0.0, 0.0, 0.0)
+            given = as_float_tuple(self.alphas) if isinstance(self.alphas, (tuple, list)) else self.alphas
+            if given not in ((1.0,), learned) or self.beta not in (1.0, 0.0):
+                raise SettingError(f"scheme multistep: alphas = {self.alphas}, beta = {self.beta} cannot be used with "
+                                   f"learn = {self.learn!r}, whose coefficients are learned; for fixed coefficients "
+                                   "use learn=None (e.g. create_model('resnet-20', scheme='multistep', alphas=...))")
+            self.alphas = learned
         self.alphas = as_float_tuple(self.alphas) if not isinstance(self.alphas, str) else self.alphas
         self.k_init = as_float_tuple(self.k_init) if not isinstance(self.k_init, str) else self.k_init
         super().__post_init__()

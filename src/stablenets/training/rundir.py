@@ -22,7 +22,7 @@ import os
 import time
 from pathlib import Path
 
-from stablenets.atomic import TMP_SUFFIX, WriteError, write_text_atomic
+from stablenets.atomic import TMP_SUFFIX, check_writable, write_text_atomic
 from stablenets.checkpoint import MODEL_FILE, STATE_FILE
 
 __all__ = ["ARTEFACTS", "RESUMABLE", "artefacts", "check_out_dir", "settings_changes", "check_resume",
@@ -58,13 +58,7 @@ def check_out_dir(run_dir: Path, resume: bool) -> None:
         raise ValueError(f"{run_dir} already holds stablenets files ({', '.join(found[:4])}"
                          f"{', …' if len(found) > 4 else ''}); pass --resume to continue that run, "
                          f"or choose another --out")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / f".write-probe-{os.getpid()}{TMP_SUFFIX}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise WriteError(f"cannot write into {run_dir}: {err.strerror or err}; nothing was started") from None
+    check_writable(run_dir, "the run", "nothing was started")
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
