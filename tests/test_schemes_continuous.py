@@ -192,15 +192,11 @@ def test_one_euler_step_of_the_ode_scheme_is_the_resnet():
     assert len(ode.trunk.blocks) == 10  # the authors' ODENet: ten blocks
 
 
-class Linear(torch.nn.Module):
-    """f(x) = μ·x: dx/dt = μx has the exact solution x(T) = e^{μT}·x(0)."""
-
-    def __init__(self, mu):
-        super().__init__()
-        self.mu = mu
-
-    def forward(self, x):
-        return self.mu * x
+def Linear(c):
+    """The branch f(x) = c·x on one float64 feature (dx/dt = cx: x(T) = e^{cT}·x(0))."""
+    layer = torch.nn.Linear(1, 1, bias=False).double()
+    torch.nn.init.constant_(layer.weight, c)
+    return layer
 
 
 @pytest.mark.parametrize("solver", ["euler", "rk4"])

@@ -128,13 +128,11 @@ def test_unknown_statistics_rule_is_a_clear_error():
         stablenets.create_model("resnet-8", scheme="implicit", statistics="batch")
 
 
-class Linear(torch.nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.c = c
-
-    def forward(self, x):
-        return self.c * x
+def Linear(c):
+    """The branch f(x) = c·x on one float64 feature (dx/dt = cx: x(T) = e^{cT}·x(0))."""
+    layer = torch.nn.Linear(1, 1, bias=False).double()
+    torch.nn.init.constant_(layer.weight, c)
+    return layer
 
 
 def test_ie_skip_converges_at_order_one():
