@@ -115,3 +115,15 @@ def test_every_protocol_value_names_where_it_comes_from():
     for name in SUITES:
         for attack, p in plan(name).items():
             assert p["source"], (name, attack)
+
+
+def test_no_guess_is_left_in_the_evaluation_code():
+    import re
+    from pathlib import Path
+
+    import stablenets
+
+    root = Path(stablenets.__file__).parent
+    for folder in ("evaluation", "attacks"):
+        for path in (root / folder).glob("*.py"):
+            assert not re.search(r"unverified|placeholder", path.read_text(), re.I), path
