@@ -56,17 +56,21 @@ def acquire(run_dir: Path) -> bool:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
-            try:
-                holder = json.loads(path.read_text() or "null")
-                age = time.time() - path.stat().st_mtime
-            except FileNotFoundError:
+            holder = None
+            for _attempt in range(2):  # a live writer fills its lock within microseconds; a dead one never
+                try:
+                    holder = json.loads(path.read_text() or "null")
+                except FileNotFoundError:
+                    break
+                except (OSError, ValueError):
+                    holder = None
+                if isinstance(holder, dict):
+                    break
+                time.sleep(0.5)
+            if not path.exists():
                 continue
-            except (OSError, ValueError):
-                holder, age = None, 0.0
-            if not isinstance(holder, dict):  # being written right now, or its writer died mid-write
-                if age < 10.0:
-                    return False
-            elif holder.get("host") != me["host"] or _alive(int(holder.get("pid", -1))):
+            held = isinstance(holder, dict) and (holder.get("host") != me["host"] or _alive(int(holder.get("pid", -1))))
+            if held:  # (a lock that stays unreadable was left by a writer killed mid-write: stale)
                 return False
             try:
                 path.unlink()
