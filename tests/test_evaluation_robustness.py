@@ -171,8 +171,8 @@ def test_report_is_written_atomically_with_every_number(tmp_path):
 
 
 def test_overrides_are_checked():
-    changed = get_suite("D", parse_overrides(["attacks.pgd20.steps=50", "noise.cifar10c={\"groups\": "
-                                              "[\"shot_noise\"], \"severities\": [2]}"]))
+    changed = get_suite("D", parse_overrides(["attacks.pgd20.steps=50",
+                                              'noise.cifar10c={groups = ["shot_noise"], severities = [2]}']))
     assert changed["attacks"]["pgd20"]["steps"] == 50 and changed["noise"]["cifar10c"]["severities"] == [2]
     assert get_suite("D")["attacks"]["pgd20"]["steps"] == 20  # the registry itself is untouched
     with pytest.raises(ValueError, match="unknown setting"):

@@ -23,8 +23,10 @@ class Outer:
     inner: Inner = field(default_factory=Inner)
 
 
-def test_valid_defaults_pass():
-    assert validate(Outer()) is not None
+def test_valid_values_pass_unchanged():
+    value = Outer(steps=0, kind="fgsm", eps=[0.0, 1.0], inner=Inner(alpha=1e-6))
+    assert validate(value, "attack") is value
+    assert (value.steps, value.kind, value.eps, value.inner.alpha) == (0, "fgsm", [0.0, 1.0], 1e-6)
 
 
 @pytest.mark.parametrize("kwargs, name", [

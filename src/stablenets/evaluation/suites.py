@@ -32,9 +32,9 @@ as strings); :func:`validate_suite` refuses a wrong one before any work.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
+from stablenets.overrides import parse_pairs
 from stablenets.settings import SettingError, check
 
 __all__ = ["SUITES", "get_suite", "list_suites", "apply_overrides", "parse_overrides", "attack_plan",
@@ -256,17 +256,8 @@ def _merge(base: dict, extra: dict) -> dict:
 
 
 def parse_overrides(pairs: list[str] | None) -> dict[str, Any]:
-    """["a.b=1", "c=[1,2]"] -> {"a.b": 1, "c": [1, 2]} (JSON values, else strings)."""
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        if "=" not in pair:
-            raise SettingError(f"override {pair!r} must look like key=value, e.g. attacks.pgd.steps=50")
-        key, raw = pair.split("=", 1)
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
+    """["a.b=1", "c=[1, 2]"] -> {"a.b": 1, "c": [1, 2]}, in the one override grammar (stablenets.overrides)."""
+    return dict(parse_pairs(pairs, example="attacks.pgd.steps=50"))
 
 
 _OPEN_GROUPS = ("attacks", "noise", "transfer", "eps")   # groups that may gain new entries
