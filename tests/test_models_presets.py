@@ -3,7 +3,8 @@ import pytest
 import torch
 
 import stablenets
-from stablenets.models import get_preset
+from stablenets.models import create_model, get_preset
+from stablenets.settings import SettingError
 from scheme_cases import CASES, case_scheme_name
 
 PUBLISHED_MILLIONS = {"resnet-20": 0.27, "resnet-32": 0.46, "resnet-44": 0.66, "resnet-56": 0.85,
@@ -104,3 +105,9 @@ def test_every_scheme_pairs_with_every_discrete_backbone(backbone, case):
 
 def test_every_scheme_has_its_resnet_settings():
     assert {case_scheme_name(c) for c in RESNET_CASES} == set(stablenets.list_schemes())
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_num_classes_must_be_a_positive_integer(bad):
+    with pytest.raises(SettingError, match="num_classes"):
+        create_model("resnet-8", dataset="mnist", num_classes=bad)

@@ -33,7 +33,7 @@ from torch import nn
 
 from stablenets.data.info import dataset_info
 from stablenets.schemes import SCHEMES
-from stablenets.settings import SettingError
+from stablenets.settings import SettingError, check
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,7 @@ def create_model(name: str, num_classes: int = 10, strict: bool = False, **overr
     ``strict=True`` a ValueError.
     """
     preset = get_preset(name)
+    check("num_classes", num_classes, integer=True, ge=1)
     args = resolve_arguments(preset, num_classes, dict(overrides), strict)
     model = preset.builder(**args)
     model.stablenets_config = {"name": name, "num_classes": num_classes,
