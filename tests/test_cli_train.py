@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from stablenets.cli import main
+from stablenets.reproduce.registry import demo_entries
 
 
 @pytest.fixture(autouse=True)
@@ -95,4 +96,5 @@ def test_help_names_only_what_exists(capsys):
     assert sorted(offered) == sorted(list_suites())
     done = subprocess.run([sys.executable, "-m", "stablenets.cli", "demo", "--help"], capture_output=True,
                           text=True, timeout=60)
-    assert done.returncode == 0 and "usage: stablenets demo" in done.stdout and "--epochs" in done.stdout
+    assert done.returncode == 0 and "usage: stablenets demo" in done.stdout and "--out" in done.stdout
+    assert all(entry in done.stdout for entry in demo_entries())  # the help names what the demo reproduces

@@ -204,3 +204,34 @@ def test_gpu_hour_rule_starts_from_the_measured_reference():
 
 def test_entry_ids_read_letter_kind_number():
     assert all(re.fullmatch(r"[A-E]-(table|fig)\d+", e) for e in ENTRIES)
+
+
+def test_the_demo_scale_needs_no_download_and_keeps_the_entries_models():
+    from stablenets.data import dataset_info
+    from stablenets.reproduce.registry import demo_entries
+
+    assert demo_entries(), "stablenets demo runs at least one entry"
+    for entry_id in demo_entries():
+        entry = get_entry(entry_id)
+        assert entry.demo.get("note"), f"{entry_id}: the demo budget says what shrank"
+        small = {r.label: r.model for r in expand_runs(entry, "small")}
+        for run in expand_runs(entry, "demo"):
+            dataset = run.config.get("data", {}).get("dataset")
+            assert dataset in ("embedded-mnist", "moons"), f"{entry_id} {run.label}: {dataset} needs a download"
+            assert run.model == small[run.label], "the demo trains the small scale's model, only less"
+            assert dataset_info(dataset) is not None
+    with pytest.raises(ValueError, match="no demo budget; entries with one: "):
+        expand_runs(get_entry("C-table1"), "demo")
+
+
+def test_a_group_claim_is_checked_on_the_rows_that_ran_and_names_the_others():
+    entry = get_entry("E-table1")
+    groups = [c for c in entry.claims if c["kind"] == "groups"]
+    shadow = type(entry)(**{**entry.__dict__, "claims": groups})
+    ran = {"α=2.0": {"acc": 40.0}, "α=1.5": {"acc": 60.0}, "α=1.0": {"acc": 95.0}}
+    (result,) = check_claims(shadow, ran, {})
+    assert result["holds"] is True and "without α=0.5, α=0.7" in result["detail"]
+    (result,) = check_claims(shadow, {**ran, "α=0.7": {"acc": 50.0}}, {})
+    assert result["holds"] is False  # a high-group row below a low-group row breaks the claim
+    (result,) = check_claims(shadow, {"α=1.0": {"acc": 95.0}}, {})
+    assert result["holds"] is None  # nothing of the low group: not checked

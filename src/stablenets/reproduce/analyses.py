@@ -98,8 +98,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
     ``trained`` maps a run label to its finished run directories (one per seed).
     """
     spec = dict(entry.analysis)
-    if scale in ("small", "smoke"):
-        spec.update(entry.small.get("analysis") or {})
+    spec.update(entry.budget(scale).get("analysis") or {})
     kind = spec.get("kind")
     if kind is None or kind in ("roots", "params"):
         return {}, {}

@@ -28,8 +28,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("entry", nargs="+", metavar="ENTRY",
                    help="entry ids (C-table1 …), or `list [FILTER]` to show the registry")
-    p.add_argument("--scale", choices=["paper", "small", "smoke"], default=None,
-                   help="paper: as published; small: the entry's CPU budget (default); smoke: seconds")
+    p.add_argument("--scale", choices=["paper", "small", "smoke", "demo"], default=None,
+                   help="paper: as published; small: the entry's CPU budget (default); smoke: seconds; "
+                        "demo: the budget of `stablenets demo` (entries that have one)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S", help="replace the entry's seeds")
     p.add_argument("--launcher", choices=["local", "slurm", "inline"], default="local",
                    help="local: submitit processes on this machine; slurm: a job array; inline: this process")

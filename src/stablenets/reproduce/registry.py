@@ -21,6 +21,9 @@ paper line by line:
     decisions                  where the paper is silent: what we do and why (the authors' code, the
                                cited protocol), never presented as the paper's
     small                      the CPU budget of ``--scale small``: its ``note`` says what shrank
+    demo                       the budget of ``stablenets demo`` (``--scale demo``), merged over ``small``:
+                               the embedded MNIST digits, seconds per run; only entries that show their
+                               claim reliably at that budget have one
     analysis                   analysis-only work done directly (stability roots, IVPs, landscapes …)
 
 :func:`load_registry` reads and checks every file once; :func:`expand_runs` turns an entry into
@@ -39,13 +42,14 @@ from importlib import resources
 from typing import Any
 
 __all__ = ["Entry", "Run", "load_registry", "get_entry", "list_entries", "expand_runs", "run_config",
-           "KINDS", "SCALES", "CLAIM_KINDS", "slug", "deep_merge", "numbers", "protocol_of"]
+           "KINDS", "SCALES", "demo_entries", "CLAIM_KINDS", "slug", "deep_merge", "numbers", "protocol_of"]
 
 KINDS = ("table", "figure", "analysis", "paper-only")
-SCALES = ("paper", "small", "smoke")
+SCALES = ("paper", "small", "smoke", "demo")
 CLAIM_KINDS = ("order", "greater", "groups", "series_above", "trend", "close", "best")
 _ENTRY_KEYS = {"id", "kind", "title", "source", "claim", "dataset", "seeds", "train", "protocol", "metrics",
-               "run", "grid", "claims", "decisions", "small", "analysis", "draw", "paper_values", "needs"}
+               "run", "grid", "claims", "decisions", "small", "demo", "analysis", "draw", "paper_values",
+               "needs"}
 _RUN_KEYS = {"label", "model", "overrides", "train", "paper", "series", "x", "seeds", "source_run"}
 _ID = re.compile(r"^[A-E]-(table|fig)\d+$")
 
@@ -126,11 +130,17 @@ class Entry:
     claims: list = field(default_factory=list)
     decisions: list = field(default_factory=list)
     small: dict = field(default_factory=dict)
+    demo: dict = field(default_factory=dict)      # empty: the entry is not part of `stablenets demo`
     analysis: dict = field(default_factory=dict)
     draw: dict = field(default_factory=dict)
     paper_values: dict = field(default_factory=dict)
     needs: list = field(default_factory=list)     # features we lack, said plainly (e.g. CIFAR-10-C files)
     grids: list = field(default_factory=list)     # the raw grids, re-expanded per scale
+
+    def budget(self, scale: str) -> dict:
+        """What ``scale`` changes in the paper's setting: nothing at paper scale, ``small`` for small and
+        smoke (smoke shrinks further), ``demo`` for the demo."""
+        return {"small": self.small, "smoke": self.small, "demo": self.demo}.get(scale, {})
 
     @property
     def trains(self) -> bool:
@@ -217,13 +227,14 @@ def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
         if raw.get("dataset"):
             train = deep_merge(train, {"data": {"dataset": raw["dataset"]}})
         small = deep_merge(defaults.get("small", {}), raw.get("small"))
+        demo = deep_merge(small, deep_merge(defaults.get("demo", {}), raw["demo"])) if "demo" in raw else {}
         entry = Entry(id=raw["id"], paper=letter, kind=raw["kind"], title=raw["title"], source=raw["source"],
                       claim=raw.get("claim", ""), dataset=raw.get("dataset", ""),
                       seeds=list(raw.get("seeds", defaults.get("seeds", [0]))), train=train,
                       protocol=dict(raw.get("protocol", {})), metrics=list(raw.get("metrics", [])),
                       runs=list(raw.get("run", [])), claims=list(raw.get("claims", [])),
                       decisions=list(defaults.get("decisions", [])) + list(raw.get("decisions", [])),
-                      small=small, analysis=dict(raw.get("analysis", {})), draw=dict(raw.get("draw", {})),
+                      small=small, demo=demo, analysis=dict(raw.get("analysis", {})), draw=dict(raw.get("draw", {})),
                       paper_values=dict(raw.get("paper_values", {})), needs=list(raw.get("needs", [])),
                       grids=list(raw.get("grid", [])))
         entries.append(entry)
@@ -254,6 +265,11 @@ def list_entries(pattern: str | None = None) -> list[str]:
     return sorted((e for e in load_registry() if pattern is None or pattern.lower() in e.lower()), key=_sort_key)
 
 
+def demo_entries() -> list[str]:
+    """The entries ``stablenets demo`` runs: those with a ``demo`` budget, in paper order."""
+    return [e for e in list_entries() if get_entry(e).demo]
+
+
 def get_entry(entry_id: str) -> Entry:
     registry = load_registry()
     if entry_id not in registry:
@@ -266,7 +282,7 @@ def get_entry(entry_id: str) -> Entry:
 
 
 def _row_tables(entry: Entry, scale: str) -> list[dict]:
-    small = entry.small if scale in ("small", "smoke") else {}
+    small = entry.budget(scale)
     rows = [dict(r) for r in entry.runs]
     for grid in entry.grids:
         rows.extend(_expand_grid(grid, small.get("vars")))
@@ -278,7 +294,7 @@ def _row_tables(entry: Entry, scale: str) -> list[dict]:
 
 def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper") -> dict:
     """The TrainConfig-compatible dict of one run (before ``smoke`` shrinking)."""
-    small = entry.small if scale in ("small", "smoke") else {}
+    small = entry.budget(scale)
     cfg = deep_merge(entry.train, row.get("train"))
     model = small.get("models", {}).get(row["model"], row["model"])
     cfg = deep_merge(cfg, {"model": {"name": model, "overrides": dict(row.get("overrides", {}))}})
@@ -294,7 +310,9 @@ def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = No
     """The runs of ``entry`` at ``scale``: every row × every seed (``seeds`` replaces the entry's)."""
     if scale not in SCALES:
         raise ValueError(f"scale {scale!r} must be one of {SCALES}")
-    small = entry.small if scale in ("small", "smoke") else {}
+    if scale == "demo" and not entry.demo:
+        raise ValueError(f"{entry.id} has no demo budget; entries with one: {', '.join(demo_entries())}")
+    small = entry.budget(scale)
     base_seeds = list(seeds) if seeds else list(small.get("seeds", entry.seeds))
     if (scale == "smoke" and not seeds) or entry.analysis.get("train") is False:
         base_seeds = base_seeds[:1]  # smoke: one seed; a definition-only analysis: nothing random
@@ -309,10 +327,10 @@ def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = No
 
 
 def protocol_of(entry: Entry, scale: str = "paper") -> dict:
-    """The entry's evaluation protocol at ``scale`` (small/smoke merge the entry's small protocol)."""
+    """The entry's evaluation protocol at ``scale`` (merged with the scale's budget protocol)."""
     protocol = dict(entry.protocol)
-    if scale in ("small", "smoke"):
-        protocol = deep_merge(protocol, entry.small.get("protocol"))
+    if scale != "paper":
+        protocol = deep_merge(protocol, entry.budget(scale).get("protocol"))
     return numbers(protocol)
 
 

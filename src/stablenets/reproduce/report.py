@@ -23,8 +23,8 @@ import numpy as np
 
 from stablenets.atomic import write_bytes_atomic, write_text_atomic
 
-__all__ = ["flatten_eval", "canonical_key", "row_stats", "check_claims", "write_report", "paper_rows",
-           "metric_scale"]
+__all__ = ["flatten_eval", "table_lines", "claim_lines", "canonical_key", "row_stats", "check_claims",
+           "write_report", "paper_rows", "metric_scale"]
 
 
 def _num(text: str) -> str:
@@ -156,11 +156,15 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]])
                 holds = (a < b - by) if claim.get("less") else (a - b > by)
                 detail = f"{claim['a']} {a:.4g} vs {claim.get('b', ref)} {b:.4g} (needs {'<' if claim.get('less') else '>'}"
                 detail += f" by {by:g})" if by else ")"
-        elif kind == "groups":
-            hi, lo = [v(r) for r in claim["high"]], [v(r) for r in claim["low"]]
-            if None not in hi and None not in lo and hi and lo:
+        elif kind == "groups":  # on the rows that have numbers; the others are named
+            hi = [v(r) for r in claim["high"] if v(r) is not None]
+            lo = [v(r) for r in claim["low"] if v(r) is not None]
+            if hi and lo:
                 holds = min(hi) > max(lo)
                 detail = f"lowest of the high group {min(hi):.4g}, highest of the low group {max(lo):.4g}"
+                absent = [r for r in claim["high"] + claim["low"] if v(r) is None]
+                if absent:
+                    detail += f" (without {', '.join(absent)}: not run at this scale or failed)"
         elif kind == "series_above":
             above = {_x_value(x): l for x, l in series.get(claim["above"], [])}
             below = {_x_value(x): l for x, l in series.get(claim["below"], [])}
@@ -211,6 +215,33 @@ def _fmt(stats: dict | None, stat: str = "mean", digits: int = 2) -> str:
     return text
 
 
+def table_lines(report: dict, ran_only: bool = False) -> list[str]:
+    """The paper | ours | Δ table as Markdown lines; ``ran_only`` drops the rows we did not run."""
+    head = ["row"]
+    for m in report["metrics"]:
+        head += [f"{m['column']} paper", "ours", "Δ"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in report["rows"]:
+        if ran_only and not row.get("runs"):
+            continue
+        cells = [row["label"] + (f" ({row['failed']} of {row['runs']} failed)" if row.get("failed") else "")]
+        for m in report["metrics"]:
+            cells += [_fmt(row["paper"].get(m["key"])), _fmt(row["ours"].get(m["key"]), report["stat"]),
+                      "—" if row["delta"].get(m["key"]) is None else f"{row['delta'][m['key']]:+.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def claim_lines(report: dict) -> list[str]:
+    """One Markdown bullet per claim: whether it holds in our numbers and in the paper's."""
+    lines = []
+    for c in report["claims"]:
+        mark = {True: "✔ holds", False: "✘ does not hold", None: "— not checked (numbers missing)"}[c["holds"]]
+        paper = {True: "holds", False: "does not hold", None: "n/a"}[c["paper_holds"]]
+        lines.append(f"- {mark}: {c['text']}. {c['detail']} (on the paper's numbers: {paper})")
+    return lines
+
+
 def _markdown(report: dict) -> str:
     e = report
     lines = [f"# {e['entry']}: {e['title']}", "", f"*{e['source']}* — scale **{e['scale']}**", "",
@@ -218,26 +249,12 @@ def _markdown(report: dict) -> str:
     if e.get("scale_note"):
         lines += [f"**This scale.** {e['scale_note']}", ""]
     stat = e["stat"]
-    head = ["row"]
-    for m in e["metrics"]:
-        head += [f"{m['column']} paper", "ours", "Δ"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in e["rows"]:
-        cells = [row["label"] + (f" ({row['failed']} of {row['runs']} failed)" if row.get("failed") else "")]
-        for m in e["metrics"]:
-            paper = row["paper"].get(m["key"])
-            ours = row["ours"].get(m["key"])
-            cells += [_fmt(paper), _fmt(ours, stat), "—" if row["delta"].get(m["key"]) is None
-                      else f"{row['delta'][m['key']]:+.2f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+    lines += table_lines(e)
     lines += ["", f"Ours: {'median' if stat == 'median' else 'mean'} ± std over seeds {e['seeds']}; "
               f"Δ = ours − paper.", ""]
     if e["claims"]:
         lines += ["## Does the paper's claim hold in our numbers?", ""]
-        for c in e["claims"]:
-            mark = {True: "✔ holds", False: "✘ does not hold", None: "— not checked (numbers missing)"}[c["holds"]]
-            paper = {True: "holds", False: "does not hold", None: "n/a"}[c["paper_holds"]]
-            lines.append(f"- {mark}: {c['text']}. {c['detail']} (on the paper's numbers: {paper})")
+        lines += claim_lines(e)
         lines.append("")
     if e.get("decisions"):
         lines += ["## Decisions (where the paper is silent)", ""] + [f"- {d}" for d in e["decisions"]] + [""]

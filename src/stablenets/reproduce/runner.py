@@ -132,7 +132,7 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
         elif source == "curve" and task is not None and (task.run_dir / "metrics.jsonl").is_file():
             name, _, epoch = key.partition("@")
             rows = [json.loads(l) for l in (task.run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
-            at = int(entry.small.get("metrics_at", epoch)) if scale in ("small", "smoke") else int(epoch)
+            at = int(entry.budget(scale).get("metrics_at", epoch))
             chosen = [r for r in rows if r.get("epoch") == at] or rows[-1:]
             value = chosen[0].get(name) if chosen else None
         elif source == "eval" and task is not None:
@@ -348,7 +348,7 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
             train_seconds += float(data.get("train_seconds", 0.0))
     datasets = sorted({json.loads((t.run_dir / SUMMARY).read_text()).get("dataset", "?") for t in tasks
                        if (t.run_dir / SUMMARY).is_file()})
-    note = entry.small.get("note", "") if scale == "small" else (
+    note = entry.budget(scale).get("note", "") if scale in ("small", "demo") else (
         "smoke: 2 steps of 8 samples per run, the smallest member of each model family; checks the pipeline, "
         "not the claim" if scale == "smoke" else "")
     if not tasks and scale != "paper":
