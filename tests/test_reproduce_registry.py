@@ -235,3 +235,30 @@ def test_a_group_claim_is_checked_on_the_rows_that_ran_and_names_the_others():
     assert result["holds"] is False  # a high-group row below a low-group row breaks the claim
     (result,) = check_claims(shadow, {"α=1.0": {"acc": 95.0}}, {})
     assert result["holds"] is None  # nothing of the low group: not checked
+
+
+@pytest.mark.parametrize("entry_id", ["E-table1", "E-table2"])
+def test_e_table1_and_2_rows_build_the_papers_named_presets(entry_id):
+    """The registry writes these rows as the base preset plus the row's coefficients; each must be
+    the very network of its named preset (preresnet-alpha*-32, lm-resnet-{eq8,consistent}-k*-44)."""
+    from stablenets.models import create_model
+
+    for run in expand_runs(get_entry(entry_id), "paper", [0]):
+        ov = run.config["model"]["overrides"]
+        if entry_id == "E-table1":
+            named = f"preresnet-alpha{ov['alphas'][0]:g}-32"
+        else:
+            form = "eq8" if run.label.endswith("eq 8") else "consistent"
+            named = f"lm-resnet-{form}-k{ov['alphas'][1]:g}-44"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the non-zero-stable rows warn, as they should
+            torch.manual_seed(0)
+            ours = create_model(run.model, 10, **ov).eval()
+            torch.manual_seed(0)
+            theirs = create_model(named, 10).eval()
+        assert {k: v.shape for k, v in ours.state_dict().items()} == \
+               {k: v.shape for k, v in theirs.state_dict().items()}, named
+        theirs.load_state_dict(ours.state_dict())
+        x = torch.rand(2, 3, 32, 32)
+        with torch.no_grad():
+            assert torch.allclose(ours(x), theirs(x), atol=1e-6, rtol=1e-5), f"{run.label} differs from {named}"
