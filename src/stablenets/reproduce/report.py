@@ -210,7 +210,7 @@ def _fmt(stats: dict | None, stat: str = "mean", digits: int = 2) -> str:
         return "—"
     value = stats.get(stat, stats["mean"])
     text = f"{value:.{digits}f}"
-    if stats.get("std") is not None and stats.get("n", 1) > 1:
+    if stats.get("std") is not None and stats.get("n", 2) > 1:  # a paper cell has no n: its ± is printed
         text += f" ± {stats['std']:.{digits}f}"
     return text
 
