@@ -262,3 +262,14 @@ def test_e_table1_and_2_rows_build_the_papers_named_presets(entry_id):
         x = torch.rand(2, 3, 32, 32)
         with torch.no_grad():
             assert torch.allclose(ours(x), theirs(x), atol=1e-6, rtol=1e-5), f"{run.label} differs from {named}"
+
+
+def test_a_best_claim_names_the_rows_it_could_not_compare():
+    entry = get_entry("E-table1")
+    best = [c for c in entry.claims if c["kind"] == "best"]
+    shadow = type(entry)(**{**entry.__dict__, "claims": best})
+    values = {"α=2.0": {"acc": 40.0}, "α=1.0": {"acc": 95.0}, "α=0.7": {"acc": None}}
+    (result,) = check_claims(shadow, values, {})
+    assert result["holds"] is True and "without α=0.7" in result["detail"]
+    (result,) = check_claims(shadow, {**values, "α=0.7": {"acc": 96.0}}, {})
+    assert result["holds"] is False

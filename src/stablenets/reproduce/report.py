@@ -201,6 +201,9 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]])
                 best = max(got, key=got.get)
                 holds = best == claim["run"]
                 detail = f"best: {best} {got[best]:.4g}; {claim['run']} {got[claim['run']]:.4g}"
+                absent = [label for label in pool if label not in got]
+                if absent:
+                    detail += f" (without {', '.join(absent)}: not run at this scale or failed)"
         out.append({"text": claim.get("text", kind), "kind": kind, "holds": holds, "detail": detail})
     return out
 
