@@ -227,8 +227,9 @@ def _markdown(report: dict) -> str:
         for m in e["metrics"]:
             paper = row["paper"].get(m["key"])
             ours = row["ours"].get(m["key"])
-            cells += [_fmt(paper), _fmt(ours, stat), "—" if row["delta"].get(m["key"]) is None
-                      else f"{row['delta'][m['key']]:+.2f}"]
+            digits = int(m.get("digits", 2))  # a metric may print more places (D-table3's step times)
+            cells += [_fmt(paper, digits=digits), _fmt(ours, stat, digits), "—" if row["delta"].get(m["key"]) is None
+                      else f"{row['delta'][m['key']]:+.{digits}f}"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"Ours: {'median' if stat == 'median' else 'mean'} ± std over seeds {e['seeds']}; "
               f"Δ = ours − paper.", ""]
@@ -274,7 +275,9 @@ def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None
                 "histogram": ("stablenets.analysis.coefficients", "plot_coefficients"),
                 "flow": ("stablenets.analysis.flow", "plot_feature_flow"),
                 "dynamics": ("stablenets.analysis.dynamics", "plot_dynamics"),
-                "landscape": ("stablenets.analysis.landscape", "plot_landscapes")}
+                "landscape": ("stablenets.analysis.landscape", "plot_landscapes"),
+                "steps": ("stablenets.analysis.solver", "plot_step_times"),
+                "images": ("stablenets.analysis.noisy", "plot_noisy_inputs")}
     if kind in plotters and data:
         import importlib
 
