@@ -214,3 +214,37 @@ def test_missing_matplotlib_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"pip install stablenets\[plot\]"):
         stability.plot_ivp(stability.stability_analysis(hs=(0.5,))["ivp"], tmp_path / "x.png")
+
+
+def test_noisy_input_figure_marks_exactly_the_changed_characters(tmp_path, figures, monkeypatch):
+    """B-fig17's figure: a ^ under every character the replacement changed and nowhere else; the text
+    reads as written (the quantiser's backward order undone, spaces kept); one image row per σ."""
+    from stablenets.analysis import noisy
+    from stablenets.data.text import quantize
+
+    monkeypatch.setattr(noisy, "save_figure", lambda fig, path, dpi=None: figures.append(fig) or path)
+    text = "Oil prices fall, stocks rally: markets close higher on Tuesday."
+    assert noisy.decode(torch.from_numpy(quantize(text))) == text.lower()
+    codes = torch.from_numpy(quantize(text)).repeat(4, 1)
+    data = noisy.noisy_samples(torch.rand(6, 3, 8, 8), (0.25,) * 3, [0.1, 0.3], codes, [0.3], show=3)
+    assert [e["samples"].shape[0] for e in data["images"]] == [3, 3]
+    noisy.plot_noisy_inputs(data, tmp_path / "noisy.png")
+    texts = [t.get_text() for ax in figures[-1].axes for t in ax.texts]
+    sample, marks = texts[-2], texts[-1]
+    changed = [j for j, (a, b) in enumerate(zip(text.lower(), data["text"][0]["sample"])) if a != b]
+    assert changed and [j - 11 for j, c in enumerate(marks) if c == "^"] == changed
+    assert sample[11:] == data["text"][0]["sample"]
+    assert len(figures[-1].axes) == 3 * 3 + 1  # clean + two σ rows of three images, one text panel
+
+
+def test_step_time_figure_draws_ours_and_the_papers_lists(tmp_path, figures, monkeypatch):
+    """D-table3's figure: per tolerance, one row of dots per PGD count at exactly the recorded step times,
+    and the paper's lists as crosses beside them."""
+    monkeypatch.setattr(solver, "save_figure", lambda fig, path, dpi=None: figures.append(fig) or path)
+    rows = {"Dopri5 (tol=0.1)": {"iterations": [1, 10], "steps": {1: [0.0, 0.3, 1.0], 10: [0.0, 0.28, 1.0]},
+                                 "paper_iterations": [1, 100], "paper": {1: [0.0, 0.262, 1.0], 100: [0.0, 0.253, 1.0]}}}
+    solver.plot_step_times(rows, tmp_path / "steps.png")
+    ax = figures[-1].axes[0]
+    drawn = [c.get_offsets() for c in ax.collections]
+    assert [list(d[:, 0]) for d in drawn] == [[0.0, 0.3, 1.0], [0.0, 0.28, 1.0], [0.0, 0.262, 1.0], [0.0, 0.253, 1.0]]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "10 (100)"]

@@ -273,3 +273,20 @@ def test_a_best_claim_names_the_rows_it_could_not_compare():
     assert result["holds"] is True and "without α=0.7" in result["detail"]
     (result,) = check_claims(shadow, {**values, "α=0.7": {"acc": 96.0}}, {})
     assert result["holds"] is False
+
+
+def test_d_table3_cells_are_the_papers_step_lists():
+    """D-table3's scalar cells restate the paper's lists: t₁ = the second entry, the accepted steps = the
+    list's length − 1, and the shift = the largest move of a shared interior step time (PGD-1 → PGD-1000)."""
+    from stablenets.reproduce.analyses import step_shift
+
+    entry = get_entry("D-table3")
+    first, *_, last = entry.analysis["iterations"]
+    assert entry.analysis["iterations"] == [1, 100, 1000]
+    for label, cells in entry.paper_values.items():
+        for k in entry.analysis["iterations"]:
+            steps = cells[f"steps_{k}"]
+            assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
+            assert cells[f"t1_{k}"] == steps[1]
+        assert cells[f"accepted_{last}"] == len(cells[f"steps_{last}"]) - 1
+        assert step_shift(cells[f"steps_{first}"], cells[f"steps_{last}"]) == pytest.approx(cells["shift"], abs=1e-9)

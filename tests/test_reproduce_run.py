@@ -117,3 +117,68 @@ def test_bad_input_is_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="scale"):
         reproduce("C-table2", "huge", out=tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_d_table3_solver_steps_end_to_end_at_smoke_scale(tmp_path):
+    """D-table3 through ``reproduce``: one t₁ per tolerance × PGD count, every one an accepted DOPRI5 step
+    time inside (0, T = 1]; step counts are whole and ≥ 1; the shift is a step-time difference in [0, 1)."""
+    entry = get_entry("D-table3")
+    result = reproduce("D-table3", "smoke", launcher="local", out=tmp_path, log=lambda *_: None)
+    report = json.loads(result["paths"]["table.json"].read_text())
+    assert result["paths"]["figure.png"].read_bytes()[:4] == b"\x89PNG"
+    rows = {r["label"]: r for r in report["rows"]}
+    assert set(rows) == {"Dopri5 (tol=0.1)", "Dopri5 (tol=0.01)", "Dopri5 (tol=0.001)"}
+    counts = entry.analysis["iterations"]
+    t1 = [rows[label]["ours"][f"t1_{k}"]["mean"] for label in rows for k in counts]
+    assert len(t1) == 3 * len(counts) and all(0 < t <= 1.0 for t in t1)
+    for label, row in rows.items():
+        accepted = row["ours"][f"accepted_{counts[-1]}"]["mean"]
+        assert accepted >= 1 and accepted == int(accepted)
+        assert 0 <= row["ours"]["shift"]["mean"] < 1
+        assert row["paper"]["t1_1"]["mean"] == entry.paper_values[label]["steps_1"][1]  # the paper's beside ours
+    assert len(report["claims"]) == len(entry.claims) and report["claims"][0]["holds"] is not None
+
+
+def test_solver_steps_records_increasing_accepted_times_that_end_at_t1():
+    """The analysis under D-table3: accepted DOPRI5 step times of one batch solve increase and end at T."""
+    import torch
+
+    import stablenets
+    from stablenets.analysis.solver import solver_steps
+
+    torch.manual_seed(0)
+    model = stablenets.create_model("soblock-32", dataset="mnist", skew=False, width=4, rtol=1e-3, atol=1e-3)
+    x, y = torch.rand(3, 1, 8, 8), torch.tensor([0, 1, 2])
+    data = solver_steps(model, x, y, eps=0.1, alpha=0.05, pgd_steps=4, tolerances=(), record_at=[0, 2, 4])
+    assert [e["iteration"] for e in data["pgd"]] == [0, 2, 4] and data["n_blocks"] == 1
+    for e in data["pgd"]:
+        times = e["blocks"][0]["step_times"]
+        assert all(0 < a < b for a, b in zip(times, times[1:])) and times[-1] == pytest.approx(1.0)
+        assert e["blocks"][0]["nfe"] >= 6 * len(times)
+
+
+def test_b_fig17_noisy_inputs_end_to_end_at_smoke_scale(tmp_path):
+    """B-fig17 through ``reproduce``: the noise the noisy training mode draws, measured. On normalised
+    pixels its std is σ and its mean 0 (B appendix F); in pixels it is σ·std; p·69/70 of the characters change."""
+    import math
+
+    from stablenets.data import dataset_info
+
+    entry = get_entry("B-fig17")
+    result = reproduce("B-fig17", "smoke", launcher="local", out=tmp_path, log=lambda *_: None)
+    assert result["paths"]["figure.png"].read_bytes()[:4] == b"\x89PNG"
+    rows = {r["label"]: {k: v.get("mean") for k, v in r["ours"].items()} for r in
+            json.loads(result["paths"]["table.json"].read_text())["rows"]}
+    sigmas, rates = entry.analysis["sigmas"], entry.analysis["replace"]
+    assert set(rows) == {f"CIFAR-10 σ={s:g}" for s in sigmas} | {f"AG-NEWS p={p:g}" for p in rates}
+    rms_std = math.sqrt(sum(s * s for s in dataset_info("cifar10").std) / 3)
+    for sigma in sigmas:
+        row = rows[f"CIFAR-10 σ={sigma:g}"]
+        assert row["level"] == sigma and row["changed"] is None
+        assert row["normalised_std"] == pytest.approx(sigma, rel=0.01)    # 64 images × 784 values per channel
+        assert row["pixel_std"] == pytest.approx(sigma * rms_std, rel=0.01)
+        assert abs(row["noise_mean"]) < 0.01 * sigma
+    for p in rates:
+        row = rows[f"AG-NEWS p={p:g}"]
+        assert row["normalised_std"] is None
+        assert row["changed"] == pytest.approx(p * 69 / 70, abs=0.015)   # 64 copies of ~140 characters

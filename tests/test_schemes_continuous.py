@@ -132,6 +132,35 @@ def test_soblock_is_resnet10_with_its_first_layer_replaced():
     assert isinstance(wrn.stem, SkewODEBlock) and len(wrn.trunk.blocks) == 15
 
 
+def test_odenet_wrn_is_soblock_wrn_without_the_skew_constraint():
+    """D §6.1.1: ODENet is SOBlock "without using the skew-symmetric stabilization in (4)" on the WRN-34-10
+    base of §6.1: the same network, with W⁽²⁾ of D eq 3 a kernel of its own instead of −W⁽¹⁾ᵀ."""
+    soblock, odenet = (stablenets.create_model(n) for n in ("soblock-wrn-34-10", "odenet-wrn-34-10"))
+    shapes = [{k: v.shape for k, v in m.state_dict().items()} for m in (soblock, odenet)]
+    assert shapes[1] == {**shapes[0], "stem.field.kernel_back": torch.Size([16, 3, 3, 3])}  # W⁽²⁾: z (16) → x (3)
+    n = lambda m: sum(p.numel() for p in m.parameters())
+    assert n(odenet) - n(soblock) == 16 * 3 * 3 * 3
+    torch.manual_seed(0)
+    small = dict(depth=10, widen=1, solver="euler", step_size=0.25)  # the same layout at test size
+    skew, free = stablenets.create_model("soblock-wrn-34-10", **small), stablenets.create_model("odenet-wrn-34-10", **small)
+    free.load_state_dict({**skew.state_dict(), "stem.field.kernel_back": -skew.stem.field.kernel.detach()})
+    x = torch.rand(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(free.eval()(x), skew.eval()(x))  # W⁽²⁾ = −W⁽¹⁾ᵀ: exactly SOBlock
+        free.stem.field.kernel_back.normal_()
+        assert (free(x) - skew(x)).abs().max() > 1e-3
+
+
+def test_without_the_skew_constraint_the_flow_no_longer_preserves_the_norm():
+    """The norm preservation of D eq 4 (σ = identity, γ = 0) is the skew constraint's, not eq 3's."""
+    torch.manual_seed(1)
+    block = SkewODEBlock(3, 4, 2, 0.0, negative_slope=None, norm=False, settings=ODESettings(rtol=1e-8, atol=1e-8),
+                         skew=False).double()
+    x = torch.randn(2, 3, 6, 6, dtype=torch.float64)
+    z0 = block.initial_z(x)
+    assert abs(state_norm(*block.integrate((x, z0))) / state_norm(x, z0) - 1) > 0.01
+
+
 def test_resnet10_is_d_section_5_1():
     """D §5.1: conv + BatchNorm + ReLU, then four 1-layer basic blocks with two convolutions each."""
     model = stablenets.create_model("resnet10-w32")

@@ -52,3 +52,22 @@ def test_trades_adversary_stays_in_the_ball_and_raises_the_kl():
         kl = lambda z: F.kl_div(F.log_softmax(model(z), 1), p, reduction="sum")  # noqa: E731
         assert kl(x_adv) > kl((x + 0.001 * torch.randn_like(x)).clamp(0, 1))
     assert torch.equal(x_adv, trades_adversary(model, x, eps=0.1, alpha=0.05, steps=3, seed=0))
+
+
+def test_noisy_mode_puts_sigma_on_every_normalised_pixel():
+    """B appendix F: "we inject Gaussian noise at every normalized pixel with zero mean" and std σ: after the
+    model's own normalisation the added noise has std σ in every channel (not clipped), so σ·std in pixels."""
+    from stablenets import create_model
+    from stablenets.models import input_normalization
+    from stablenets.training.config import ModeConfig
+    from stablenets.training.modes import noisy_inputs
+
+    model = create_model("resnet-8")  # CIFAR-10 statistics
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in input_normalization(model))
+    x = torch.rand(64, 3, 32, 32)
+    noisy = noisy_inputs(model, x, ModeConfig(kind="noisy", sigma=0.4), seed=5)
+    added = (noisy - mean) / std - (x - mean) / std
+    assert added.std(dim=(0, 2, 3)).tolist() == pytest.approx([0.4] * 3, rel=0.01)
+    assert abs(added.mean().item()) < 0.005
+    assert (noisy < 0).any() and (noisy > 1).any()  # σ = 0.4 normalised is ≈ 0.1 in pixels: not clipped
+    assert torch.equal(noisy, noisy_inputs(model, x, ModeConfig(kind="noisy", sigma=0.4), seed=5))

@@ -39,9 +39,10 @@ def test_resume_gives_the_same_final_weights_as_an_uninterrupted_run(tmp_path):
     assert full["final"]["loss"] == resumed["final"]["loss"]
     rows = [json.loads(line) for line in (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    keys = {"epoch", "step", "lr", "loss", "train_acc", "test_acc", "test_loss", "seconds", "coefficients",
-            "weight_norms", "grad_norms"}
+    keys = {"epoch", "step", "lr", "loss", "train_acc", "test_acc", "test_top5", "test_loss", "seconds",
+            "coefficients", "weight_norms", "grad_norms"}
     assert keys <= rows[-1].keys()
+    assert all(r["test_acc"] <= r["test_top5"] <= 1 for r in rows)
     lam = rows[-1]["coefficients"]["lambda"]
     assert lam["min"] <= lam["mean"] <= lam["max"] and lam["n"] == 3
     assert all(v > 0 for v in rows[-1]["grad_norms"].values())
@@ -114,3 +115,32 @@ def test_ensemble_averages_logits_and_is_attackable(tmp_path):
     x_adv = pgd(ens, x, y, eps=0.1, alpha=0.05, steps=2)
     assert (x_adv - x).abs().max() <= 0.1 + 1e-6 and not torch.equal(x_adv, x)
     assert len(metas) == 2 and isinstance(ens, Ensemble)
+
+
+def test_top5_accuracy_on_constructed_logits():
+    """Sample i's label is outranked by exactly i classes: top-1 counts sample 0, top-5 samples 0 … 4
+    (E-table5 reports both); a tie counts for the label; with five classes or fewer top-5 is 1."""
+    from stablenets.training.metrics import topk_correct
+    from stablenets.training.trainer import evaluate_accuracy
+
+    n, classes = 8, 10
+    y = torch.arange(n) % classes
+    logits = torch.zeros(n, classes)
+    for i in range(n):
+        order = [c for c in range(classes) if c != y[i]]
+        logits[i, order[:i]] = 2.0 + torch.arange(i, dtype=torch.float)  # i classes above the label
+        logits[i, y[i]] = 1.0
+
+    class Fixed(torch.nn.Module):  # sample i's logits, whatever batch it arrives in
+        def forward(self, x):
+            return logits[x[:, 0].long()]
+
+    acc, loss, top5 = evaluate_accuracy(Fixed(), torch.arange(n, dtype=torch.float).view(n, 1), y, 3, "cpu")
+    assert (acc, top5) == (1 / n, 5 / n)
+    assert loss == pytest.approx(float(torch.nn.functional.cross_entropy(logits, y)))
+    tied = torch.tensor([[1.0, 1.0, 0.0]])
+    assert topk_correct(tied, torch.tensor([1]), 1) == 1  # tied with the top: counts
+    torch.manual_seed(0)
+    random_logits, labels = torch.randn(500, 7), torch.randint(0, 7, (500,))
+    assert topk_correct(random_logits, labels, 5) >= (random_logits.argmax(1) == labels).sum()
+    assert topk_correct(random_logits[:, :5], labels % 5, 5) == 500

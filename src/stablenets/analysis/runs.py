@@ -3,7 +3,7 @@
 A run directory holds ``config.json`` (the resolved :class:`~stablenets.training.TrainConfig`:
 sections model {name, overrides}, data {dataset, …}, run {seed, epochs, …}, mode {kind, …}) and
 ``metrics.jsonl`` (one JSON object per epoch; keys documented in
-:mod:`stablenets.training.metrics`: epoch, step, lr, loss, train_acc, test_acc, test_loss,
+:mod:`stablenets.training.metrics`: epoch, step, lr, loss, train_acc, test_acc, test_top5, test_loss,
 coefficients, and with run.log_norms weight_norms / grad_norms {parameter: norm}). A missing file
 or key is one error naming it.
 """

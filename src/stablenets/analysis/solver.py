@@ -22,7 +22,7 @@ from torch import nn
 from stablenets.analysis._io import pyplot, save_figure
 from stablenets.attacks.base import Loss, Norm, attack_mode, input_gradient, pgd_step
 
-__all__ = ["solver_steps", "plot_solver_steps"]
+__all__ = ["solver_steps", "plot_solver_steps", "plot_step_times"]
 
 
 @contextmanager
@@ -44,9 +44,15 @@ def _record(model, blocks, x) -> list[dict]:
 
 
 def solver_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 8 / 255, alpha: float = 2 / 255,
-                 pgd_steps: int = 10, tolerances: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5)) -> dict:
+                 pgd_steps: int = 10, tolerances: Sequence[float] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5),
+                 record_at: Sequence[int] | None = None) -> dict:
     """{"pgd": [{"iteration", "blocks": [{"nfe", "step_times"}]}], "tolerance": [{"tol", "blocks": …}],
-    "solver", "rtol", "n_blocks"}; one forward pass per entry (NFE counts the whole batch's solve)."""
+    "solver", "rtol", "n_blocks"}; one forward pass per entry (NFE counts the whole batch's solve).
+
+    ``record_at``: the PGD iterations to record (default every one, 0 … ``pgd_steps``); iteration t
+    is the input after t PGD steps, 0 the clean input. The batch is solved as one ODE (torchdiffeq's
+    error norm runs over the whole batch), so each entry holds one list of step times per block.
+    """
     from stablenets.schemes.continuous import ode_blocks
 
     blocks = ode_blocks(model)
@@ -54,13 +60,15 @@ def solver_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float 
         raise ValueError("the model has no continuous (ODE) blocks; solver steps need e.g. sonet-32, soblock-64 "
                          "or odenet")
     model.eval()
+    wanted = set(range(pgd_steps + 1) if record_at is None else (int(t) for t in record_at))
     out = {"solver": blocks[0].settings.solver, "rtol": blocks[0].settings.rtol, "n_blocks": len(blocks),
            "eps": eps, "alpha": alpha, "pgd": [], "tolerance": []}
     with _settings(blocks, record_steps=True):
         x_adv = x.detach().clone()
         with attack_mode(model):
             for t in range(pgd_steps + 1):
-                out["pgd"].append({"iteration": t, "blocks": _record(model, blocks, x_adv)})
+                if t in wanted:
+                    out["pgd"].append({"iteration": t, "blocks": _record(model, blocks, x_adv)})
                 if t < pgd_steps:
                     grad, _ = input_gradient(model, x_adv, y, Loss.CE)
                     x_adv = pgd_step(x_adv, grad, x, eps, alpha, Norm.LINF)
@@ -94,4 +102,36 @@ def plot_solver_steps(data: dict, path):
     ax_t.set_xlabel("accepted step end time t (block 0)")
     ax_t.set_ylabel("PGD iteration")
     fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def plot_step_times(rows: dict, path):
+    """D-table3 as a figure: per row (a tolerance), the accepted step times t ∈ [0, T] (x) after each
+    PGD count (y), ours as dots and the paper's as crosses.
+
+    ``rows``: {label: {"iterations": [k…], "steps": {k: [0, t₁, …, T]}, "paper_iterations": [k…],
+    "paper": {k: [0, t₁, …, T]}}}; the paper's counts are drawn at the rank of ours.
+    """
+    plt = pyplot()
+    fig, axes = plt.subplots(1, max(len(rows), 1), figsize=(3.6 * max(len(rows), 1), 3.0), squeeze=False)
+    for ax, (label, row) in zip(axes[0], rows.items()):
+        for rank, k in enumerate(row["iterations"]):
+            times = row["steps"].get(k, [])
+            ax.scatter(times, [rank + 0.1] * len(times), s=14, color="tab:blue", label="ours" if rank == 0 else None)
+        paper = row.get("paper") or {}
+        for rank, k in enumerate(row.get("paper_iterations", [])):
+            times = paper.get(k, [])
+            ax.scatter(times, [rank - 0.1] * len(times), s=18, marker="x", color="tab:red",
+                       label="paper" if rank == 0 and times else None)
+        names = [f"{k}" + (f" ({p})" if p != k else "") for k, p in
+                 zip(row["iterations"], row.get("paper_iterations") or row["iterations"])]
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_ylim(-0.5, len(names) - 0.5)
+        ax.set_xlim(-0.03, 1.03 * max([1.0] + [t for v in row["steps"].values() for t in v]))
+        ax.set_xlabel("accepted step end time t", fontsize=8)
+        ax.set_title(label, fontsize=9)
+    axes[0][0].set_ylabel("PGD iterations, ours (paper's)", fontsize=8)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="upper right", ncol=2, fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return save_figure(fig, path)

@@ -11,7 +11,8 @@
 """
 from stablenets.data._files import ChecksumError, CorruptFileError, DataError
 from stablenets.data.batcher import DeviceBatcher, StreamingBatcher, make_batcher
-from stablenets.data.corruptions import corrupt, gaussian_noise_train, replace_characters
+from stablenets.data.corruptions import (corrupt, gaussian_noise_train, normalised_gaussian_noise,
+                                         noisy_training_input, replace_characters)
 from stablenets.data.download import download
 from stablenets.data.info import DatasetInfo, dataset_info, list_datasets
 from stablenets.data.loaders import load
@@ -19,6 +20,6 @@ from stablenets.data.noise_sets import NoiseTestSet, noise_test_set
 from stablenets.data.prepare import Splits, load_splits, load_test_points, to_model_input
 
 __all__ = ["load", "dataset_info", "list_datasets", "download", "DatasetInfo",
-           "DataError", "ChecksumError", "CorruptFileError", "corrupt", "gaussian_noise_train",
+           "DataError", "ChecksumError", "CorruptFileError", "corrupt", "gaussian_noise_train", "normalised_gaussian_noise", "noisy_training_input",
            "replace_characters", "noise_test_set", "NoiseTestSet", "DeviceBatcher", "StreamingBatcher",
            "make_batcher", "load_splits", "Splits", "load_test_points", "to_model_input"]

@@ -15,9 +15,10 @@ clipped and truncated to the 256 uint8 levels (:func:`quantize_uint8`).
 ZeroSNet (Chen, Jin, Shang, AAAI 2022) perturbs test images with uniform noise U[a,b]
 (:func:`uniform_noise`), zero-mean Gaussian noise of standard deviation δ
 (:func:`gaussian_noise`), and a constant grey image μ (:func:`constant_noise`), each
-clipped to [0,1]. Noisy training (Zhang et al., IJCAI 2019) adds Gaussian noise of level
-σ to images (:func:`gaussian_noise_train`) and replaces a fraction p of the characters of
-a text (:func:`replace_characters`).
+clipped to [0,1]. Noisy training (Zhang et al., IJCAI 2019, §4.2 and appendix F) injects
+Gaussian noise of level σ "at every normalized pixel" (:func:`normalised_gaussian_noise`;
+:func:`gaussian_noise_train` is the same level in pixel units, clipped) and alters a fraction
+p of the characters of a text (:func:`replace_characters`).
 
 All random draws come from a ``torch.Generator`` on the batch's device (made from
 ``seed`` when none is passed), so equal seeds give equal outputs on one device.
@@ -113,6 +114,36 @@ def constant_noise(x: torch.Tensor, mu: float) -> torch.Tensor:
 def gaussian_noise_train(x: torch.Tensor, sigma: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Training-time input noise of level σ: ``clip(x + N(0, σ²), 0, 1)``."""
     return gaussian_noise(x, sigma, generator)
+
+
+def normalised_gaussian_noise(x: torch.Tensor, sigma: float, std, generator: torch.Generator | None = None,
+                              seed: int = 0) -> torch.Tensor:
+    """Paper B's training noise: N(0, σ²) on every normalised pixel (B appendix F), in pixel units.
+
+    A model normalises inside, x̂ = (x − mean)/std per channel, so the noise is σ·std_c in pixel
+    units, and it is not clipped: the network's normalised input is then exactly x̂ + σ·N(0, I).
+    ``std`` is the model's per-channel std (:func:`stablenets.models.input_normalization`).
+    """
+    if not sigma >= 0:
+        raise ValueError(f"noise level sigma must be >= 0, got {sigma}")
+    scale = torch.as_tensor(std, dtype=x.dtype, device=x.device).reshape(1, -1, *([1] * (x.dim() - 2)))
+    if scale.shape[1] != x.shape[1]:
+        raise ValueError(f"std has {scale.shape[1]} values but the images have {x.shape[1]} channels")
+    return x + sigma * scale * torch.randn(x.shape, generator=_generator(x, generator, seed), device=x.device,
+                                           dtype=x.dtype)
+
+
+def noisy_training_input(x: torch.Tensor, sigma: float = 0.0, replace_p: float = 0.0, std=None,
+                         generator: torch.Generator | None = None, seed: int = 0) -> torch.Tensor:
+    """The input of paper B's noisy training (§4.2): float inputs get N(0, σ²) per normalised value
+    (:func:`normalised_gaussian_noise`; ``std`` None: raw units, as for 2-D points), character codes
+    get a fraction ``replace_p`` replaced (:func:`replace_characters`); σ = p = 0 returns ``x``."""
+    g = _generator(x, generator, seed)
+    if x.is_floating_point() and sigma > 0:
+        return normalised_gaussian_noise(x, sigma, [1.0] * x.shape[1] if std is None else std, generator=g)
+    if replace_p > 0:
+        return replace_characters(x, replace_p, generator=g)
+    return x
 
 
 def replace_characters(codes: torch.Tensor, p: float, generator: torch.Generator | None = None,

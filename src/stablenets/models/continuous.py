@@ -11,7 +11,12 @@
 - **SOBlock-W** (D §5.1): ResNet10-W whose first layer (conv–BN–ReLU) is the skew block
   f_ODENet-0; the rest is unchanged. **SOBlock-WRN-34-10** (D-table2, §6.1): WRN-34-10 whose first
   convolution is that block (in_channels → 16), as in the authors' ``wide_resXsonet.py``.
-- **ODENet** (D-table2, "traditional ODENet [CRBD18]"): the authors' ``odenet_tq.py`` layout,
+- **ODENet-WRN-34-10** (D-table2, D-table3, §6.1.1: "we change SOBlock to traditional ODENet
+  [CRBD18] without using the skew-symmetric stabilization in (4)", on §6.1's WRN-34-10 base):
+  SOBlock-WRN-34-10 with ``skew=False``, its first block D eq 3 with W⁽²⁾ a kernel of its own
+  instead of −W⁽¹⁾ᵀ; everything else (layout, GroupNorm, σ, z(0), solver) is SOBlock's. The
+  authors' public code has no WRN ODENet (their ODENet is ``odenet_tq.py``, our ``odenet``).
+- **ODENet** (the authors' ODENet, the other reading of D-table2's "traditional ODENet [CRBD18]"): their ``odenet_tq.py`` layout,
   channel copy to W = 64 → ten neural ODE blocks dx/dt = f(x) with f = GN–ReLU–conv3×3–GN–ReLU–
   conv3×3–GN → GroupNorm → 3×3 average pooling → linear. It is the ``"ode"`` scheme over this
   backbone (:mod:`stablenets.schemes.continuous`); the same backbone under ``scheme="euler"`` is its
@@ -82,16 +87,17 @@ def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: st
 
 
 def soblock(width: int = 64, gamma: float = 0.0, z0: str = "input", norm: bool = True, ode: ODESettings = PAPER_D,
-            *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None, image_size=32):
-    stem = SkewODEBlock(in_channels, width, 1, gamma, norm=norm, z0=z0, settings=ode)
+            skew: bool = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
+            std=None, image_size=32):
+    stem = SkewODEBlock(in_channels, width, 1, gamma, norm=norm, z0=z0, settings=ode, skew=skew)
     return resnet10(width, num_classes=num_classes, scheme=scheme, scheme_args=scheme_args, in_channels=in_channels,
                     mean=mean, std=std, image_size=image_size, stem=stem)
 
 
 def soblock_wrn(depth: int = 34, widen: int = 10, gamma: float = 0.0, z0: str = "input", norm: bool = True,
-                ode: ODESettings = PAPER_D, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3,
-                mean=None, std=None, image_size=32):
-    stem = SkewODEBlock(in_channels, 16, 1, gamma, norm=norm, z0=z0, settings=ode)
+                ode: ODESettings = PAPER_D, skew: bool = True, *, num_classes=10, scheme="euler", scheme_args=None,
+                in_channels=3, mean=None, std=None, image_size=32):
+    stem = SkewODEBlock(in_channels, 16, 1, gamma, norm=norm, z0=z0, settings=ode, skew=skew)
     return wide_resnet(depth, widen, num_classes=num_classes, scheme=scheme, scheme_args=scheme_args,
                        in_channels=in_channels, mean=mean, std=std, image_size=image_size, stem=stem)
 

@@ -272,6 +272,10 @@ for width, suffix in ((64, ""), (32, "-w32")):
 register_model("soblock-wrn-34-10", soblock_wrn, "WRN-34-10 whose first layer is a skew ODE block", "D",
                facts=dict(family="soblock-wrn", backbone="wrn", depth=34, width=160, table="D-table2",
                           twin="wrn-34-10"), depth=34, widen=10)
+register_model("odenet-wrn-34-10", soblock_wrn, "WRN-34-10 whose first layer is a neural ODE block (D eq 3 without "
+               "the skew constraint, D §6.1.1)", "D", facts=dict(family="odenet-wrn", backbone="wrn", depth=34,
+                                                                 width=160, table="D-table2 D-table3",
+                                                                 twin="wrn-34-10"), depth=34, widen=10, skew=False)
 for width, name in ((64, "odenet"), (32, "odenet-32")):
     register_model(name, odenet, f"ODENet: channel copy, ten neural-ODE blocks, width {width}", "D",
                    facts=dict(family="odenet", backbone="odenet", width=width, table="D-table2" if width == 64 else "",

@@ -8,12 +8,13 @@ run label, which the report aggregates like any other metric, plus the data to d
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["model_metric", "run_analysis", "ANALYSES", "build_model_for"]
+__all__ = ["model_metric", "run_analysis", "ANALYSES", "build_model_for", "step_shift"]
 
 ANALYSES = ("roots", "params", "ivp", "coefficients", "landscape", "flow", "dynamics", "solver_steps",
             "noisy_inputs")
@@ -92,7 +93,104 @@ def _load(run_dir: Path):
     return load_model(Path(run_dir) / "model.safetensors", torch.device("cpu"))
 
 
-def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=None) -> tuple[dict, dict]:
+def step_shift(before: list[float], after: list[float]) -> float:
+    """max |Δt| over the interior accepted step times two solves share (D-table3: 0.262 → 0.244 is 0.018).
+
+    A list is [0, t₁, …, T]; the shared interior is t₁ … up to the shorter list's last interior
+    time, so a step that appears or vanishes counts in the number of steps, not here (0 when none).
+    """
+    inner = min(len(before), len(after)) - 2
+    return max((abs(a - b) for a, b in zip(before[1:1 + inner], after[1:1 + inner])), default=0.0)
+
+
+def _solver_steps(entry, spec: dict, scale: str, trained: dict, data_root, verify: bool) -> tuple[dict, dict]:
+    """D-table3: the accepted DOPRI5 step times of each run's ``block``-th ODE block after k PGD steps.
+
+    Per run: ``t1_<k>`` the first accepted step time and ``accepted_<k>`` the number of accepted
+    steps after k L∞ PGD steps (ε ``eps``, step ``alpha``, from x) on the first ``points`` test
+    points solved as one batch, and ``shift`` = :func:`step_shift` between the first and the last
+    count. ``k`` is named by the paper's count (``entry.analysis["iterations"]``): a scale with
+    fewer iterations measures its own counts in their place. Smoke takes 1, 2, 3 steps on 8 points.
+    """
+    from stablenets.analysis.solver import solver_steps
+    from stablenets.reproduce.jobs import load_test_set
+    from stablenets.schemes.continuous import ode_blocks
+
+    paper_its = [int(k) for k in entry.analysis["iterations"]]
+    its = [int(k) for k in spec["iterations"]]
+    points = int(spec.get("points", 100))
+    if scale == "smoke":
+        its, points = list(range(1, len(its) + 1)), min(points, 8)
+    if len(its) != len(paper_its) or its != sorted(set(its)) or its[0] < 0:
+        raise ValueError(f"{entry.id}: analysis iterations {its} must be {len(paper_its)} increasing counts ≥ 0, "
+                         f"one per count of the paper's {paper_its}")
+    numbers: dict = {}
+    draw: dict = {}
+    for label, dirs in trained.items():
+        per_seed = []
+        for d in dirs:
+            model, meta = _load(d)
+            blocks = ode_blocks(model)
+            if spec.get("solver"):  # the table is about this solver's steps (smoke trains with Euler)
+                for b in blocks:
+                    b.settings = dataclasses.replace(b.settings, solver=spec["solver"])
+            x, y = load_test_set(meta.get("dataset"), data_root, points, verify)
+            data = solver_steps(model, x, y, float(spec["eps"]), float(spec["alpha"]), its[-1], tolerances=(),
+                                record_at=its)
+            block = int(spec.get("block", 0))
+            steps = {e["iteration"]: [0.0] + [float(t) for t in e["blocks"][block]["step_times"]]
+                     for e in data["pgd"]}
+            seed = {f"t1_{p}": steps[k][1] for k, p in zip(its, paper_its)}
+            seed.update({f"accepted_{p}": float(len(steps[k]) - 1) for k, p in zip(its, paper_its)})
+            seed["shift"] = step_shift(steps[its[0]], steps[its[-1]])
+            per_seed.append(seed)
+            paper = entry.paper_values.get(label) or {}
+            draw.setdefault(label, {"iterations": its, "steps": steps, "paper_iterations": paper_its,
+                                    "paper": {p: paper[f"steps_{p}"] for p in paper_its if f"steps_{p}" in paper},
+                                    "solver": blocks[block].settings.solver, "rtol": blocks[block].settings.rtol,
+                                    "points": int(x.shape[0])})
+        numbers[label] = {k: [s[k] for s in per_seed] for k in per_seed[0]} if per_seed else {}
+    return numbers, draw
+
+
+SMOKE_TEXT = ("Stocks rally as oil prices fall: markets closed higher on Tuesday after a week of losses, "
+              "analysts said, while the dollar held steady against the euro and the yen.")
+
+
+def _noisy_inputs(spec: dict, scale: str, data_root, verify: bool) -> tuple[dict, dict]:
+    """B-fig17: paper B's training noise on CIFAR-10 test images per σ and AG-NEWS test texts per p
+    (:func:`stablenets.analysis.noisy.noisy_samples`); one row per level. Smoke draws the embedded
+    MNIST digits in three channels (with CIFAR-10's statistics) and one built-in sentence instead."""
+    import torch
+
+    from stablenets.analysis.noisy import noisy_samples
+    from stablenets.data import dataset_info
+    from stablenets.data.text import quantize
+    from stablenets.reproduce.jobs import load_test_set
+
+    n = int(spec.get("points", 256))
+    if scale == "smoke":
+        images = load_test_set("embedded-mnist", None, 64)[0].repeat(1, 3, 1, 1)
+        codes = torch.from_numpy(quantize(SMOKE_TEXT)).repeat(64, 1)
+        source = "smoke: embedded MNIST test digits in three channels, one built-in sentence"
+    else:
+        images = load_test_set("cifar10", data_root, n, verify)[0]
+        codes = load_test_set("ag_news", data_root, n, verify)[0]
+        source = f"the first {n} CIFAR-10 and AG-NEWS test points"
+    info = dataset_info("cifar10")
+    data = noisy_samples(images, info.std, spec["sigmas"], codes, spec["replace"],
+                         seed=int(spec.get("seed", 0)))
+    data["source"] = source
+    numbers = {f"CIFAR-10 σ={e['sigma']:g}": {"level": e["sigma"], "normalised_std": e["normalised_std"],
+                                             "pixel_std": e["pixel_std"], "noise_mean": e["noise_mean"]}
+               for e in data["images"]}
+    numbers.update({f"AG-NEWS p={e['p']:g}": {"level": e["p"], "changed": e["changed"], "expected": e["expected"]}
+                    for e in data["text"]})
+    return numbers, {"kind": "noisy_inputs", "data": data}
+
+
+def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=None,
+                 verify: bool = True) -> tuple[dict, dict]:
     """({label: {metric: value or [values over seeds]}}, data to draw) for ``entry.analysis``.
 
     ``trained`` maps a run label to its finished run directories (one per seed).
@@ -104,6 +202,8 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
         return {}, {}
     if kind == "ivp":
         return _ivp(spec)
+    if kind == "noisy_inputs":
+        return _noisy_inputs(spec, scale, data_root, verify)
     numbers: dict = {}
     draw: dict = {}
     if kind == "coefficients":
@@ -170,6 +270,8 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                 for label, m in land["models"].items():
                     amplitudes[label].append(float(np.max(m["loss"]) - np.min(m["loss"])))
             numbers = {label: {"amplitude": float(np.mean(v))} for label, v in amplitudes.items()}
+    elif kind == "solver_steps":
+        numbers, draw = _solver_steps(entry, spec, scale, trained, data_root, verify)
     else:
         numbers = {"_": {"not_implemented": f"analysis {kind!r} is not run by reproduce yet"}}
     return numbers, {"kind": kind, "data": draw}

@@ -229,8 +229,10 @@ def table_lines(report: dict, ran_only: bool = False) -> list[str]:
             continue
         cells = [row["label"] + (f" ({row['failed']} of {row['runs']} failed)" if row.get("failed") else "")]
         for m in report["metrics"]:
-            cells += [_fmt(row["paper"].get(m["key"])), _fmt(row["ours"].get(m["key"]), report["stat"]),
-                      "—" if row["delta"].get(m["key"]) is None else f"{row['delta'][m['key']]:+.2f}"]
+            digits = int(m.get("digits", 2))  # a metric may print more places (D-table3's step times)
+            cells += [_fmt(row["paper"].get(m["key"]), digits=digits),
+                      _fmt(row["ours"].get(m["key"]), report["stat"], digits),
+                      "—" if row["delta"].get(m["key"]) is None else f"{row['delta'][m['key']]:+.{digits}f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -294,7 +296,9 @@ def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None
                 "histogram": ("stablenets.analysis.coefficients", "plot_coefficients"),
                 "flow": ("stablenets.analysis.flow", "plot_feature_flow"),
                 "dynamics": ("stablenets.analysis.dynamics", "plot_dynamics"),
-                "landscape": ("stablenets.analysis.landscape", "plot_landscapes")}
+                "landscape": ("stablenets.analysis.landscape", "plot_landscapes"),
+                "steps": ("stablenets.analysis.solver", "plot_step_times"),
+                "images": ("stablenets.analysis.noisy", "plot_noisy_inputs")}
     if kind in plotters and data:
         import importlib
 

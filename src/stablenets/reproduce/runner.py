@@ -269,7 +269,7 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     for t in tasks:
         if task_state(t) == "done" and not _failed(t, exclude):
             labels_trained.setdefault(t.label, []).append(t.run_dir)
-    analysis, drawn = analyses.run_analysis(entry, scale, labels_trained, data_root)
+    analysis, drawn = analyses.run_analysis(entry, scale, labels_trained, data_root, verify)
     ensembles = _ensembles(entry, tasks, entry_dir, log)
     # Rows in registry order; per row, one metric dict per seed.
     rows: dict[str, dict] = {}

@@ -243,15 +243,24 @@ def _sigma(v: Tensor, negative_slope: float | None) -> Tensor:
 
 
 class SkewConvField(VectorField):
-    """(dx, dz) = (σ(−Kᵀz − γx), σ(Kx − γz)) with K a bias-free convolution (3×3, or 4×4 at stride 2)."""
+    """(dx, dz) = (σ(−Kᵀz − γx), σ(Kx − γz)) with K a bias-free convolution (3×3, or 4×4 at stride 2).
+
+    ``skew=False`` drops the constraint W⁽²⁾ = −W⁽¹⁾ᵀ of D eq 4: dx/dt = σ(W⁽²⁾z − γx) with W⁽²⁾ a
+    transposed convolution of its own kernel (``kernel_back``), the unconstrained block of D eq 3
+    (D §6.1.1's "ODENet … without using the skew-symmetric stabilization").
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stride: int, gamma: float,
-                 negative_slope: float | None, norm: bool):
+                 negative_slope: float | None, norm: bool, skew: bool = True):
         super().__init__()
         check("stride", stride, choices=(1, 2))
+        self.skew = bool(check("skew", skew, choices=(True, False)))
         size = 4 if stride == 2 else 3
         self.kernel = nn.Parameter(torch.empty(out_channels, in_channels, size, size))
         nn.init.kaiming_uniform_(self.kernel, a=5 ** 0.5)
+        if not skew:
+            self.kernel_back = nn.Parameter(torch.empty(out_channels, in_channels, size, size))
+            nn.init.kaiming_uniform_(self.kernel_back, a=5 ** 0.5)
         self.stride = stride
         self.gamma = float(check("gamma", gamma, ge=0))
         self.negative_slope = negative_slope
@@ -261,11 +270,18 @@ class SkewConvField(VectorField):
     def apply_k(self, x: Tensor) -> Tensor:
         return F.conv2d(x, self.kernel, stride=self.stride, padding=1)
 
-    def apply_k_transpose(self, z: Tensor, x_shape: torch.Size) -> Tensor:
-        """The adjoint of ``apply_k``: the transposed convolution with the same kernel."""
+    def apply_k_transpose(self, z: Tensor, x_shape: torch.Size, kernel: Tensor | None = None) -> Tensor:
+        """The adjoint of ``apply_k``: the transposed convolution with the same kernel (or ``kernel``)."""
         size = self.kernel.shape[-1]
         pad = tuple(x_shape[d] - ((z.shape[d] - 1) * self.stride - 2 + size) for d in (-2, -1))
-        return F.conv_transpose2d(z, self.kernel, stride=self.stride, padding=1, output_padding=pad)
+        return F.conv_transpose2d(z, self.kernel if kernel is None else kernel, stride=self.stride, padding=1,
+                                  output_padding=pad)
+
+    def apply_w2(self, z: Tensor, x_shape: torch.Size) -> Tensor:
+        """W⁽²⁾z of D eq 3: −Kᵀz (skew, D eq 4), or the transposed convolution with ``kernel_back``."""
+        if self.skew:
+            return -self.apply_k_transpose(z, x_shape)
+        return self.apply_k_transpose(z, x_shape, self.kernel_back)
 
     def output_size(self, x: Tensor) -> tuple[int, int]:
         size = self.kernel.shape[-1]
@@ -275,7 +291,7 @@ class SkewConvField(VectorField):
         x, z = state
         x_in, z_in = self.norm_x(x), self.norm_z(z)
         dz = _sigma(self.apply_k(x_in) - self.gamma * z_in, self.negative_slope)
-        dx = _sigma(-self.apply_k_transpose(z_in, x.shape) - self.gamma * x_in, self.negative_slope)
+        dx = _sigma(self.apply_w2(z_in, x.shape) - self.gamma * x_in, self.negative_slope)
         return self.norm_dx(dx), self.norm_dz(dz)
 
 
@@ -284,8 +300,9 @@ class SkewODEBlock(ODEBlock):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, gamma: float = 0.0,
                  negative_slope: float | None = LEAKY_SLOPE, norm: bool = True, z0: str = "input",
-                 settings: ODESettings | dict | None = None):
-        super().__init__(SkewConvField(in_channels, out_channels, stride, gamma, negative_slope, norm), settings)
+                 settings: ODESettings | dict | None = None, skew: bool = True):
+        super().__init__(SkewConvField(in_channels, out_channels, stride, gamma, negative_slope, norm, skew),
+                         settings)
         self.z0 = check("z0", z0, choices=FEATURE_Z0)
         self.in_channels, self.out_channels = in_channels, out_channels
 

@@ -86,7 +86,8 @@ class ModeConfig:
     alpha: float = setting(2 / 255, "pgd / trades step size (pixel units)", ge=0, le=1)
     steps: int = setting(10, "pgd / trades inner steps", **_COUNT)
     beta: float = setting(6.0, "trades: β = 1/λ", ge=0)
-    sigma: float = setting(0.0, "noisy, images and points: Gaussian noise level", ge=0)
+    sigma: float = setting(0.0, "noisy: Gaussian noise level (images: on the normalised pixels, B §4.2; points: raw)",
+                           ge=0)
     replace_p: float = setting(0.0, "noisy, text: fraction of characters replaced", ge=0, le=1)
 
 

@@ -9,6 +9,8 @@ Keys of each line (the analysis helpers read exactly these):
     train_acc        accuracy on the training batches as trained on (adversarial / noisy
                      inputs for pgd and noisy modes, clean inputs for natural and trades)
     test_acc         clean accuracy on the (first data.test_subset) test points
+    test_top5        clean top-5 accuracy on those points (:func:`topk_correct`; E-table5's ImageNet
+                     column; 1.0 with five classes or fewer)
     test_loss        clean cross-entropy on those points
     seconds          wall time of the epoch (training + test)
     coefficients     {kind: {"mean", "min", "max", "n"}} over all blocks, kind = the
@@ -30,7 +32,15 @@ from torch import nn
 
 from stablenets.atomic import write_text_atomic
 
-__all__ = ["coefficient_summary", "NormTracker", "MetricsLog"]
+__all__ = ["coefficient_summary", "NormTracker", "MetricsLog", "topk_correct"]
+
+
+def topk_correct(logits: torch.Tensor, y: torch.Tensor, k: int) -> torch.Tensor:
+    """How many samples have their label among the ``k`` highest logits: fewer than k classes score
+    strictly higher than the label (a tie counts for the label, so top-k ≥ the argmax accuracy; with
+    k ≥ the number of classes every sample counts)."""
+    true = logits.gather(1, y.view(-1, 1))
+    return ((logits > true).sum(1) < k).sum()
 
 
 def coefficient_summary(model: nn.Module) -> dict[str, dict[str, float]]:

@@ -10,8 +10,9 @@ With f the model, (x, y) a batch of clean images in [0, 1] and CE the cross-entr
 - trades:   L = CE(f(x), y) + β · KL(f(x) ‖ f(x')) / N,
             x' = argmax_{‖x'−x‖∞≤ε} KL(f(x) ‖ f(x')), approximated by k signed-gradient
             steps of size α from x + 0.001·N(0, I) (Zhang et al., ICML 2019); β = 1/λ.
-- noisy:    L = CE(f(x̃), y), x̃ = x + σ·N(0, I) for images (paper B's noisy training;
-            :func:`stablenets.data.gaussian_noise_train`), or x̃ = x with a fraction p of its
+- noisy:    L = CE(f(x̃), y), x̃ = x + σ·std·N(0, I) for images: σ on every normalised pixel,
+            paper B's noisy training (:func:`stablenets.data.normalised_gaussian_noise`, std the
+            model's own), x̃ = x + σ·N(0, I) for 2-D points, or x̃ = x with a fraction p of its
             characters replaced for text (:func:`stablenets.data.replace_characters`).
 
 Random draws (PGD starts, TRADES starts, noise) come from generators seeded by
@@ -30,7 +31,7 @@ from stablenets.attacks import pgd
 from stablenets.attacks.base import Norm, attack_mode, pgd_step
 from stablenets.training.config import ModeConfig
 
-__all__ = ["step_seed", "trades_adversary", "training_loss"]
+__all__ = ["step_seed", "trades_adversary", "training_loss", "noisy_inputs"]
 
 
 def step_seed(seed: int, epoch: int, step: int) -> int:
@@ -79,15 +80,18 @@ def training_loss(model: nn.Module, attack_model: nn.Module, x: torch.Tensor, y:
         kl = F.kl_div(F.log_softmax(logits_adv, dim=1), F.softmax(logits, dim=1), reduction="batchmean")
         return F.cross_entropy(logits, y) + cfg.beta * kl, logits
     if kind == "noisy":
-        from stablenets.data import gaussian_noise_train, replace_characters
-
-        g = torch.Generator(device=x.device).manual_seed(seed)
-        if x.is_floating_point() and x.dim() == 2 and cfg.sigma > 0:  # 2-D points: no [0, 1] box
-            x = x + cfg.sigma * torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
-        elif x.is_floating_point() and cfg.sigma > 0:
-            x = gaussian_noise_train(x, cfg.sigma, generator=g)
-        elif cfg.replace_p > 0:
-            x = replace_characters(x, cfg.replace_p, generator=g)
+        x = noisy_inputs(attack_model, x, cfg, seed)
         logits = model(x)
         return F.cross_entropy(logits, y), logits
     raise ValueError(f"unknown training mode {kind!r}; valid: natural, pgd, trades, noisy")
+
+
+def noisy_inputs(model: nn.Module, x: torch.Tensor, cfg: ModeConfig, seed: int) -> torch.Tensor:
+    """The noisy batch x̃ of the noisy mode (see the module docstring), drawn from ``seed``; σ is in the
+    units of the model's normalised input (:func:`stablenets.data.noisy_training_input`)."""
+    from stablenets.data import noisy_training_input
+    from stablenets.models import input_normalization
+
+    stats = input_normalization(model) if x.is_floating_point() and x.dim() > 2 else None  # points: raw
+    g = torch.Generator(device=x.device).manual_seed(seed)
+    return noisy_training_input(x, cfg.sigma, cfg.replace_p, stats[1] if stats else None, generator=g)

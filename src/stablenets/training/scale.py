@@ -22,7 +22,7 @@ __all__ = ["smoke", "smoke_model", "SMOKE_FALLBACK"]
 
 SMOKE_FALLBACK = "embedded-mnist"
 # Families of ODE-block models, and the small stand-ins of families without a smaller member.
-_CONTINUOUS = ("sonet", "soblock", "soblock-wrn", "odenet")
+_CONTINUOUS = ("sonet", "soblock", "soblock-wrn", "odenet", "odenet-wrn")
 _SMALL = {"wrn-34-10": "resnet-8", "ie-wrn-34-10": "ie-resnet-1-8", "resnext-29": "resnet-8",
           "in-resnext-29": "in-resnet-8", "resnet10": "resnet-8", "sonet-64": "sonet-32",
           "soblock-64": "soblock-32", "odenet": "odenet-32"}

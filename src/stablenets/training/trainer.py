@@ -55,7 +55,7 @@ from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
 from stablenets.training.config import TrainConfig, config_to_dict
-from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary
+from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
 from stablenets.training.modes import step_seed, training_loss
 from stablenets.training.optim import build_optimizer, learning_rate, set_lr
 
@@ -114,20 +114,23 @@ def check_settings(cfg: TrainConfig) -> TrainConfig:
 
 
 @torch.no_grad()
-def evaluate_accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int, device) -> tuple[float, float]:
-    """Clean (accuracy, mean cross-entropy) in float32 eval mode."""
+def evaluate_accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int,
+                      device) -> tuple[float, float, float]:
+    """Clean (accuracy, mean cross-entropy, top-5 accuracy) in float32 eval mode."""
     was = model.training
     model.eval()
     correct = torch.zeros((), device=device)
+    top5 = torch.zeros((), device=device)
     loss = torch.zeros((), device=device)
     for i in range(0, x.shape[0], batch_size):
         xb, yb = to_model_input(x[i:i + batch_size].to(device)), y[i:i + batch_size].to(device)
         logits = model(xb).float()
         correct += (logits.argmax(1) == yb).sum()
+        top5 += topk_correct(logits, yb, 5)
         loss += F.cross_entropy(logits, yb, reduction="sum")
     model.train(was)
     n = max(x.shape[0], 1)
-    return float(correct) / n, float(loss) / n
+    return float(correct) / n, float(loss) / n, float(top5) / n
 
 
 def _duration(seconds: float) -> str:
@@ -329,9 +332,10 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
         if not _weights_finite(model, ctx):
             raise NonFiniteLossError(epoch + 1, steps, last_good, what="weights")
         totals = D.all_reduce_sum(torch.stack([loss_sum, correct, seen]), ctx).tolist()
-        test_acc, test_loss = evaluate_accuracy(model, xte, yte, cfg.data.eval_batch_size, device)
+        test_acc, test_loss, test_top5 = evaluate_accuracy(model, xte, yte, cfg.data.eval_batch_size, device)
         row = {"epoch": epoch + 1, "step": step, "lr": lr, "loss": totals[0] / (steps * ctx.world_size),
-               "train_acc": totals[1] / max(totals[2], 1), "test_acc": test_acc, "test_loss": test_loss,
+               "train_acc": totals[1] / max(totals[2], 1), "test_acc": test_acc, "test_top5": test_top5,
+               "test_loss": test_loss,
                "seconds": time.perf_counter() - t0, "coefficients": coefficient_summary(model)}
         if tracker is not None:
             row.update(tracker.summary())
