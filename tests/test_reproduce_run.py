@@ -182,3 +182,15 @@ def test_b_fig17_noisy_inputs_end_to_end_at_smoke_scale(tmp_path):
         row = rows[f"AG-NEWS p={p:g}"]
         assert row["normalised_std"] is None
         assert row["changed"] == pytest.approx(p * 69 / 70, abs=0.015)   # 64 copies of ~140 characters
+
+
+def test_a_fig2_landscape_amplitude_is_measured_per_seed(tmp_path):
+    """One loss landscape per trained seed: the amplitude column is mean ± std over seeds, not one
+    seed's number repeated."""
+    result = reproduce("A-fig2", "smoke", seeds=[0, 1], launcher="inline", out=tmp_path, log=lambda *_: None)
+    rows = {r["label"]: r for r in result["report"]["rows"]}
+    for label in ("ResNet-110", "In-ResNet-110"):
+        stats = rows[label]["ours"]["amplitude"]
+        assert stats["n"] == 2 and all(v >= 0 for v in stats["values"])
+        assert stats["values"][0] != stats["values"][1], "two seeds are two models, two landscapes"
+    assert result["paths"]["figure.png"].read_bytes()[:4] == b"\x89PNG"

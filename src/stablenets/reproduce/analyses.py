@@ -252,24 +252,33 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
         from stablenets.analysis.landscape import compare_landscapes
         from stablenets.reproduce.jobs import load_test_set
 
-        models, dataset = {}, None
-        for label, dirs in trained.items():
-            if dirs:
-                models[label], meta = _load(dirs[0])
-                dataset = meta.get("dataset") or dataset
-        if models:
-            x, y = load_test_set(dataset, data_root, 0)
-            images = spec.get("images") or [{"corruption": "gaussian_noise", "index": 0}]
-            amplitudes: dict = {label: [] for label in models}
+        # One landscape per seed (the amplitude is a per-seed number, mean ± std over seeds like any
+        # column); the figure draws the first seed's.
+        seeds = max((len(dirs) for dirs in trained.values()), default=0)
+        amplitudes: dict = {label: [] for label, dirs in trained.items() if dirs}
+        images = spec.get("images") or [{"corruption": "gaussian_noise", "index": 0}]
+        x = y = None
+        for s_index in range(seeds):
+            models, dataset = {}, None
+            for label, dirs in trained.items():
+                if s_index < len(dirs):
+                    models[label], meta = _load(dirs[s_index])
+                    dataset = meta.get("dataset") or dataset
+            if x is None:
+                x, y = load_test_set(dataset, data_root, 0)
+            per_image: dict = {label: [] for label in models}
             for image in images:
                 i = int(image.get("index", 0))
                 land = compare_landscapes(models, x[i:i + 1], y[i:i + 1], image.get("corruption"),
                                           int(image.get("severity", 5)), radius=float(spec.get("radius", 8.0)),
                                           n=int(spec.get("points", 21)))
-                draw[f"{image.get('corruption')} #{i}"] = land
+                if s_index == 0:
+                    draw[f"{image.get('corruption')} #{i}"] = land
                 for label, m in land["models"].items():
-                    amplitudes[label].append(float(np.max(m["loss"]) - np.min(m["loss"])))
-            numbers = {label: {"amplitude": float(np.mean(v))} for label, v in amplitudes.items()}
+                    per_image[label].append(float(np.max(m["loss"]) - np.min(m["loss"])))
+            for label, values in per_image.items():
+                amplitudes[label].append(float(np.mean(values)))
+        numbers = {label: {"amplitude": values} for label, values in amplitudes.items() if values}
     elif kind == "solver_steps":
         numbers, draw = _solver_steps(entry, spec, scale, trained, data_root, verify)
     else:
