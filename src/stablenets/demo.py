@@ -1,4 +1,4 @@
-"""``stablenets demo``: findings of the papers, reproduced in about a minute on a laptop CPU.
+"""``stablenets demo``: findings of the papers, reproduced in under two minutes on a laptop CPU.
 
 The demo is ``stablenets reproduce`` at the ``demo`` scale of the entries that show their claim
 reliably at that budget (each entry's ``demo`` table in ``reproduce/papers/<letter>.toml`` says
@@ -29,7 +29,7 @@ __all__ = ["register", "run_demo"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("demo", help="reproduce findings of the papers on packaged data (CPU, about a minute)",
+    p = subparsers.add_parser("demo", help="reproduce findings of the papers on packaged data (CPU, under two minutes)",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, default=Path("runs") / "demo",
                    help="folder for the runs and reports (default: runs/demo; finished runs there are reused)")
