@@ -234,7 +234,8 @@ def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
                       protocol=dict(raw.get("protocol", {})), metrics=list(raw.get("metrics", [])),
                       runs=list(raw.get("run", [])), claims=list(raw.get("claims", [])),
                       decisions=list(defaults.get("decisions", [])) + list(raw.get("decisions", [])),
-                      small=small, demo=demo, analysis=dict(raw.get("analysis", {})), draw=dict(raw.get("draw", {})),
+                      small=small, demo=demo, analysis=dict(raw.get("analysis", {})),
+                      draw=dict(raw.get("draw", {})),
                       paper_values=dict(raw.get("paper_values", {})), needs=list(raw.get("needs", [])),
                       grids=list(raw.get("grid", [])))
         entries.append(entry)
@@ -282,11 +283,11 @@ def get_entry(entry_id: str) -> Entry:
 
 
 def _row_tables(entry: Entry, scale: str) -> list[dict]:
-    small = entry.budget(scale)
+    budget = entry.budget(scale)
     rows = [dict(r) for r in entry.runs]
     for grid in entry.grids:
-        rows.extend(_expand_grid(grid, small.get("vars")))
-    only = small.get("runs")
+        rows.extend(_expand_grid(grid, budget.get("vars")))
+    only = budget.get("runs")
     if only is not None:
         rows = [r for r in rows if r["label"] in only]
     return rows
@@ -294,12 +295,12 @@ def _row_tables(entry: Entry, scale: str) -> list[dict]:
 
 def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper") -> dict:
     """The TrainConfig-compatible dict of one run (before ``smoke`` shrinking)."""
-    small = entry.budget(scale)
+    budget = entry.budget(scale)
     cfg = deep_merge(entry.train, row.get("train"))
-    model = small.get("models", {}).get(row["model"], row["model"])
+    model = budget.get("models", {}).get(row["model"], row["model"])
     cfg = deep_merge(cfg, {"model": {"name": model, "overrides": dict(row.get("overrides", {}))}})
-    if small:
-        cfg = deep_merge(cfg, small.get("train"))
+    if budget:
+        cfg = deep_merge(cfg, budget.get("train"))
     cfg = deep_merge(cfg, {"experiment": f"{entry.id}/{slug(row['label'])}", "run": {"seed": int(seed)},
                            "description": f"{entry.id} ({entry.source}): {row['label']}"})
     cfg.setdefault("eval", {})["suite"] = ""   # reproduce evaluates after training, with the entry's protocol
@@ -312,8 +313,8 @@ def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = No
         raise ValueError(f"scale {scale!r} must be one of {SCALES}")
     if scale == "demo" and not entry.demo:
         raise ValueError(f"{entry.id} has no demo budget; entries with one: {', '.join(demo_entries())}")
-    small = entry.budget(scale)
-    base_seeds = list(seeds) if seeds else list(small.get("seeds", entry.seeds))
+    budget = entry.budget(scale)
+    base_seeds = list(seeds) if seeds else list(budget.get("seeds", entry.seeds))
     if (scale == "smoke" and not seeds) or entry.analysis.get("train") is False:
         base_seeds = base_seeds[:1]  # smoke: one seed; a definition-only analysis: nothing random
     out = []
