@@ -194,3 +194,16 @@ def test_a_fig2_landscape_amplitude_is_measured_per_seed(tmp_path):
         assert stats["n"] == 2 and all(v >= 0 for v in stats["values"])
         assert stats["values"][0] != stats["values"][1], "two seeds are two models, two landscapes"
     assert result["paths"]["figure.png"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_reports_are_written_without_matplotlib(tmp_path, monkeypatch):
+    """`pip install -e .` (the README's demo command) has no matplotlib: reports come without the figure."""
+    import sys
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    result = reproduce("B-fig1", "smoke", launcher="inline", out=tmp_path, log=lambda *_: None)
+    assert "figure.png" not in result["paths"] and not (tmp_path / "B-fig1" / "figure.png").exists()
+    assert result["paths"]["table.md"].is_file() and result["paths"]["report.html"].is_file()
+    assert all(c["holds"] for c in result["report"]["claims"])  # the numbers do not need the plot

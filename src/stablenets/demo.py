@@ -81,4 +81,8 @@ def run_demo(args: argparse.Namespace) -> int:
                                                  r["paths"].items()}} for r in results}, "seconds": seconds}
     write_text_atomic(out / "demo.json", json.dumps(record, indent=2, default=str) + "\n")
     print("\n" + text.split("\n", 3)[3] + f"\nsaved: {out / 'demo.md'}, {out / 'demo.json'}", flush=True)
+    if any("figure.png" not in r["paths"] for r in results):
+        from stablenets.analysis._io import PLOT_HINT
+
+        print(f"figures not drawn: {PLOT_HINT}", flush=True)
     return 0

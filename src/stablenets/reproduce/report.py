@@ -282,11 +282,12 @@ def _html(report: dict, figure: bytes | None) -> str:
 
 
 def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None:
+    from stablenets.analysis._io import pyplot
+
     try:
-        from stablenets.analysis._io import pyplot
-    except ImportError:
+        plt = pyplot()
+    except ImportError:  # the `plot` extra is not installed: tables and reports without the figure
         return None
-    plt = pyplot()
     kind = draw.get("kind", "bars")
     metric = draw.get("metric") or (report["metrics"][0]["key"] if report["metrics"] else None)
     stat = report["stat"]
