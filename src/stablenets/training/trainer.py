@@ -55,6 +55,7 @@ from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
 from stablenets.training.config import TrainConfig, config_to_dict
+from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
 from stablenets.training.modes import step_seed, training_loss
 from stablenets.training.optim import build_optimizer, learning_rate, set_lr
@@ -250,7 +251,8 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     fast_layout = cuda and cfg.run.channels_last and image
     if fast_layout:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg.optim)
+    fused = cfg.run.fused_optimizer and fused_available(cfg.optim.name, device)
+    optimizer = build_optimizer(model, cfg.optim, fused=fused)
     if state is not None:
         try:
             model.load_state_dict(state["model"])
@@ -285,6 +287,17 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     tracker = NormTracker(model) if cfg.run.log_norms else None
     progress = _Progress(cfg.run.progress and ctx.is_main, cfg.run.log_every, say, epochs, steps,
                          cfg.data.batch_size * ctx.world_size)
+    graphs = (cuda and cfg.run.cuda_graphs and cfg.mode.kind == "natural" and cfg.optim.name == "sgd"
+              and graphable_schedule(cfg.schedule) and not ctx.active and tracker is None)
+
+    def loss_fn(xb, yb):
+        loss, logits = training_loss(train_model, model, xb, yb, cfg.mode, step_seed(cfg.run.seed, epoch, i))
+        return loss, loss.detach().float(), (logits.detach().argmax(1) == yb).sum()
+
+    runner = StepRunner(loss_fn, [p for p in model.parameters() if p.requires_grad], optimizer, graphs=graphs,
+                        autocast=cuda and cfg.run.amp, grad_clip=cfg.optim.grad_clip,
+                        before_step=(lambda: tracker.update()) if tracker is not None else None)
+    told = False
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         batcher.set_epoch(epoch)
@@ -302,26 +315,19 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
                 if i >= steps:
                     break
                 lr = learning_rate(cfg.optim.lr, cfg.schedule, epoch, i, steps, epochs)
-                set_lr(optimizer, lr)
                 if fast_layout:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.run.amp):
-                    loss, logits = training_loss(train_model, model, xb, yb, cfg.mode,
-                                                 step_seed(cfg.run.seed, epoch, i))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                loss = loss.detach().float()
+                loss, hit = runner.step(xb, yb, lr)
                 first_bad = torch.where(torch.isfinite(loss) | (first_bad < steps), first_bad,
                                         torch.full_like(first_bad, i))
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                if tracker is not None:
-                    tracker.update()
-                optimizer.step()
                 step += 1
                 loss_sum += loss
-                correct += (logits.detach().argmax(1) == yb).sum()
+                correct += hit
                 seen += yb.shape[0]
+                if runner.failure is not None and not told:
+                    told = True
+                    say(f"CUDA graphs are off for this run (the step could not be captured: {runner.failure}); "
+                        "training goes on eagerly")
                 progress.step(loss_sum)
                 if (i + 1) % cfg.run.finite_check_every == 0 or i + 1 == steps:
                     bad = int(D.all_reduce_min(first_bad.clone(), ctx))
