@@ -36,6 +36,9 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="local: submitit processes on this machine; slurm: a job array; inline: this process")
     p.add_argument("--gpus", type=int, default=0, help="GPUs to spread the runs over (local) or per job (slurm)")
     p.add_argument("--pack", type=int, default=1, help="runs sharing one GPU at a time (small models are host-bound)")
+    p.add_argument("--stack", type=int, default=1,
+                   help="train up to this many runs of one architecture (seeds, E-table1's α) as one stack in "
+                        "one process (training/packed.py): same weights as alone, one launch sequence for all")
     p.add_argument("--workers", type=int, default=None, help="worker jobs (default: gpus × pack, or 1)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/reproduce/<scale>)")
     p.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STABLENETS_DATA)")
@@ -88,7 +91,8 @@ def run_reproduce(args) -> int:
     scale = args.scale or "small"
     for entry_id in args.entry:
         get_entry(entry_id)  # every id checked before any work
-    for value, name in ((args.gpus, "--gpus"), (args.pack, "--pack"), (args.workers or 1, "--workers")):
+    for value, name in ((args.gpus, "--gpus"), (args.pack, "--pack"), (args.workers or 1, "--workers"),
+                        (args.stack, "--stack")):
         if value < 0 or (name != "--gpus" and value < 1):
             raise ValueError(f"{name} must be {'≥ 0' if name == '--gpus' else '≥ 1'}, got {value}")
     slurm = {"slurm_partition": args.slurm_partition} if args.slurm_partition else None
@@ -96,7 +100,7 @@ def run_reproduce(args) -> int:
     for entry_id in args.entry:
         result = reproduce(entry_id, scale, args.seeds, launcher=args.launcher, gpus=args.gpus, pack=args.pack,
                            workers=args.workers, out=args.out, data_root=args.data_root,
-                           verify=not args.no_verify, slurm=slurm)
+                           verify=not args.no_verify, slurm=slurm, stack=args.stack)
         print(f"{entry_id}: {result['paths']['table.md'].parent}")
         status = status or (1 if result["unfinished"] else 0)
     return status

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from stablenets.atomic import write_text_atomic
-from stablenets.reproduce.jobs import Task, run_task, task_state
+from stablenets.reproduce.jobs import Task, run_task, stack_groups, task_state, train_stack
 
 __all__ = ["write_plan", "worker", "launch", "LAUNCHERS", "acquire", "release"]
 
@@ -90,8 +90,23 @@ def release(run_dir: Path) -> None:
         pass
 
 
-def worker(plan_path: str, index: int = 0, threads: int = 0) -> dict:
-    """Run every task of the plan that no other worker holds; returns {run_id: final state}."""
+def _train_stacks(tasks: list[Task], stack: int, log) -> None:
+    """Claim groups of new, stackable tasks and train each group as one stack (training/packed.py)."""
+    for group in stack_groups(tasks, stack):
+        held = [t for t in group if task_state(t) == "new" and acquire(t.run_dir)]
+        try:
+            if len(held) > 1:
+                train_stack(held, log)
+        finally:
+            for t in held:
+                release(t.run_dir)
+
+
+def worker(plan_path: str, index: int = 0, threads: int = 0, stack: int = 1) -> dict:
+    """Run every task of the plan that no other worker holds; returns {run_id: final state}.
+
+    ``stack`` > 1: first train the new runs that share an architecture as stacks of up to that many
+    (their evaluation and every other run then follow one by one, as always)."""
     if threads:
         import torch
 
@@ -103,6 +118,8 @@ def worker(plan_path: str, index: int = 0, threads: int = 0) -> dict:
 
     def log(msg):
         print(f"[worker {index}] {msg}", flush=True)
+
+    _train_stacks(order, stack, log)
 
     for task in order:
         key = f"{task.label} s{task.seed}"
@@ -136,7 +153,7 @@ def _executor(launcher: str, folder: Path, gpus: int, timeout_min: int, slurm: d
 
 def launch(tasks: list[Task], plan_path: Path, *, launcher: str = "local", gpus: int = 0, pack: int = 1,
            workers: int | None = None, timeout_min: int = 60 * 24, slurm: dict | None = None,
-           log=print) -> dict:
+           stack: int = 1, log=print) -> dict:
     """Run ``tasks`` to completion with ``launcher``; returns {run: state} merged over the workers."""
     if launcher not in LAUNCHERS:
         raise ValueError(f"launcher {launcher!r} must be one of {LAUNCHERS}")
@@ -147,7 +164,7 @@ def launch(tasks: list[Task], plan_path: Path, *, launcher: str = "local", gpus:
         return {f"{t.label} s{t.seed}": task_state(t) for t in tasks}
     log(f"{len(pending)} of {len(tasks)} runs to train or evaluate ({len(tasks) - len(pending)} done)")
     if launcher == "inline":
-        return worker(str(plan_path), 0)
+        return worker(str(plan_path), 0, 0, stack)
     n_workers = workers or (max(gpus, 1) * max(pack, 1) if gpus else 1)
     n_workers = max(1, min(n_workers, len(pending)))
     threads = max(1, (os.cpu_count() or 1) // n_workers)
@@ -159,13 +176,14 @@ def launch(tasks: list[Task], plan_path: Path, *, launcher: str = "local", gpus:
         for i in range(n_workers):  # one executor per GPU binding: worker i sees GPU i mod gpus
             ex = submitit.LocalExecutor(folder=str(folder))
             ex.update_parameters(timeout_min=timeout_min, gpus_per_node=1, visible_gpus=[i % gpus])
-            jobs.append(ex.submit(worker, str(plan_path), i, threads))
+            jobs.append(ex.submit(worker, str(plan_path), i, threads, stack))
     else:
         ex = _executor(launcher, folder, gpus, timeout_min, slurm)
         if launcher == "slurm":
-            jobs = ex.map_array(worker, [str(plan_path)] * n_workers, list(range(n_workers)), [0] * n_workers)
+            jobs = ex.map_array(worker, [str(plan_path)] * n_workers, list(range(n_workers)), [0] * n_workers,
+                                [stack] * n_workers)
         else:
-            jobs = [ex.submit(worker, str(plan_path), i, threads) for i in range(n_workers)]
+            jobs = [ex.submit(worker, str(plan_path), i, threads, stack) for i in range(n_workers)]
     log(f"{launcher}: {len(jobs)} worker job(s) ({', '.join(str(j.job_id) for j in jobs)}); logs in {folder}")
     states: dict = {}
     for job in jobs:

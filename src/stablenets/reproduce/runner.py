@@ -158,7 +158,7 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
 
 def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str = "local", gpus: int = 0,
               pack: int = 1, workers: int | None = None, out: str | Path | None = None, data_root=None,
-              verify: bool = True, slurm: dict | None = None, log=print) -> dict:
+              verify: bool = True, slurm: dict | None = None, stack: int = 1, log=print) -> dict:
     """Train what is missing, evaluate, aggregate and write the entry's report; returns {"report", "paths"}."""
     started = time.perf_counter()
     entry = get_entry(entry_id)
@@ -167,7 +167,7 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     entry_dir = out / entry.id
     if tasks:
         launch(tasks, entry_dir / "plan.json", launcher=launcher, gpus=gpus, pack=pack, workers=workers,
-               slurm=slurm, log=log)
+               slurm=slurm, stack=stack, log=log)
         transfer_runs(entry, tasks, log)
     task_of = {(t.label, t.seed): t for t in tasks}
     exclude = bool(entry.protocol.get("exclude_failed", False))

@@ -120,7 +120,7 @@ def _evaluate_stack(call, params, buffers, x, y, batch_size: int, device) -> tor
 
 
 def train_packed(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, device="auto", resume: bool = False,
-                 log=print) -> list:
+                 fallback: str = "", log=print) -> list:
     """Train the runs ``cfgs`` into ``run_dirs`` as one stack; returns, per run, its summary or its
     :class:`NonFiniteLossError`. ``resume``: every run continues from its checkpoint (all at one epoch)."""
     from torch.func import functional_call, stack_module_state, vmap
@@ -145,13 +145,14 @@ def train_packed(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, device=
     try:
         for r in run_dirs:
             locks.append(rundir.RunLock(r).acquire())
-        return _train_packed(cfgs, run_dirs, device, resume, log, functional_call, stack_module_state, vmap)
+        return _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call, stack_module_state,
+                             vmap)
     finally:
         for lock in locks:
             lock.release()
 
 
-def _train_packed(cfgs, run_dirs, device, resume, log, functional_call, stack_module_state, vmap) -> list:
+def _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call, stack_module_state, vmap) -> list:
     cfg0, R = cfgs[0], len(cfgs)
     states = [load_train_state(r / STATE_FILE) if resume and (r / STATE_FILE).exists() else None for r in run_dirs]
     starts = {s["epoch"] if s else 0 for s in states}
@@ -162,7 +163,7 @@ def _train_packed(cfgs, run_dirs, device, resume, log, functional_call, stack_mo
     resolved = [config_to_dict(c) for c in cfgs]
     changes = [rundir.check_resume(r, d, start_epoch) if resume else {} for r, d in zip(run_dirs, resolved)]
     data = load_splits(cfg0.data.dataset, cfg0.data.root, verify=cfg0.data.verify, train_subset=cfg0.data.train_subset,
-                       test_subset=cfg0.data.test_subset, log=log)
+                       test_subset=cfg0.data.test_subset, fallback=fallback, log=log)
     xtr, ytr, xte, yte, dataset = data.x_train, data.y_train, data.x_test, data.y_test, data.dataset
     cuda = device.type == "cuda"
     image = xtr.dtype == torch.uint8 and xtr.dim() == 4
