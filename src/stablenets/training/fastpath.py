@@ -96,8 +96,15 @@ class StepRunner:
         """
         self._set_lr(lr)
         self.steps += 1
-        if not self.graphs or self.steps <= self.warmup or self.failure is not None:
+        if not self.graphs or self.failure is not None:
             return self._eager(x, y)
+        if self.steps <= self.warmup:  # as torch.cuda.graph asks: warm up on a side stream, then wait for it
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self._eager(x, y)
+            torch.cuda.synchronize()
+            return out
         key = (lr, tuple(x.shape), tuple(y.shape))
         graph = self._graphs.get(key)
         if graph is None:

@@ -49,7 +49,7 @@ from stablenets.training.metrics import MetricsLog, coefficient_summary, topk_co
 from stablenets.training.optim import build_optimizer, learning_rate
 from stablenets.training.trainer import NonFiniteLossError, _duration, _seed_everything, build_model, check_settings
 
-__all__ = ["pack_key", "train_packed"]
+__all__ = ["pack_key", "train_packed", "stack_models", "stack_loss", "stack_optimizer"]
 
 _COEFFICIENTS = ("alphas", "beta")  # multistep's fixed coefficients: held in buffers when packed
 
@@ -71,6 +71,45 @@ def pack_key(cfg: TrainConfig | dict) -> str | None:
         overrides["alphas"] = len(overrides.get("alphas", (1.0,)))  # the number of steps is structure
         overrides.pop("beta", None)
     return json.dumps(d, sort_keys=True, default=str)
+
+
+def stack_models(models: list[torch.nn.Module]):
+    """``(params, buffers, call)`` of a stack of structurally equal models: ``call(p, b, x)`` is one
+    model's forward pass through ``functional_call``; ``vmap(call)`` is all of them."""
+    from torch.func import functional_call, stack_module_state
+
+    for m in models:
+        for module in m.modules():
+            if hasattr(module, "coefficients_to_buffers"):
+                module.coefficients_to_buffers()
+    params, buffers = stack_module_state(models)
+    base = models[0]
+
+    def call(p, b, x):
+        return functional_call(base, (p, b), (x,))
+
+    return params, buffers, call
+
+
+def stack_loss(call, params: dict, buffers: dict):
+    """The stack's training objective for :class:`StepRunner`: the sum of the runs' mean cross-entropies
+    (so each run's gradient is its own), and per run its loss and its number of correct predictions."""
+    from torch.func import vmap
+
+    def loss_fn(xs, ys):
+        logits = vmap(call)(params, buffers, xs)                                                 # R×B×K
+        losses = F.cross_entropy(logits.float().transpose(1, 2), ys, reduction="none").mean(1)  # R
+        return losses.sum(), losses.detach(), (logits.detach().argmax(-1) == ys).sum(1)
+
+    return loss_fn
+
+
+def stack_optimizer(base: torch.nn.Module, params: dict, cfg, fused: bool = False) -> torch.optim.Optimizer:
+    """The optimiser of ``cfg`` over the stacked parameters, with the groups ``base``'s own would have."""
+    name_of = {id(p): n for n, p in base.named_parameters()}
+    template = build_optimizer(base, cfg, fused=fused)
+    groups = [dict(g, params=[params[name_of[id(p)]] for p in g["params"]]) for g in template.param_groups]
+    return type(template)(groups, **template.defaults)
 
 
 def _copy_into(model: torch.nn.Module, params: dict, buffers: dict, r: int) -> None:
@@ -123,8 +162,6 @@ def train_packed(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, device=
                  fallback: str = "", log=print) -> list:
     """Train the runs ``cfgs`` into ``run_dirs`` as one stack; returns, per run, its summary or its
     :class:`NonFiniteLossError`. ``resume``: every run continues from its checkpoint (all at one epoch)."""
-    from torch.func import functional_call, stack_module_state, vmap
-
     if not cfgs or len(cfgs) != len(run_dirs):
         raise ValueError(f"train_packed needs one run folder per configuration; got {len(cfgs)} and {len(run_dirs)}")
     cfgs = [check_settings(c) for c in cfgs]
@@ -145,14 +182,13 @@ def train_packed(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, device=
     try:
         for r in run_dirs:
             locks.append(rundir.RunLock(r).acquire())
-        return _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call, stack_module_state,
-                             vmap)
+        return _train_packed(cfgs, run_dirs, device, resume, fallback, log)
     finally:
         for lock in locks:
             lock.release()
 
 
-def _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call, stack_module_state, vmap) -> list:
+def _train_packed(cfgs, run_dirs, device, resume, fallback, log) -> list:
     cfg0, R = cfgs[0], len(cfgs)
     states = [load_train_state(r / STATE_FILE) if resume and (r / STATE_FILE).exists() else None for r in run_dirs]
     starts = {s["epoch"] if s else 0 for s in states}
@@ -180,18 +216,11 @@ def _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call
     shapes = {tuple((k, tuple(v.shape)) for k, v in m.state_dict().items()) for m in models}
     if len(shapes) != 1:
         raise ValueError("train_packed: the runs' models differ in structure; train them alone")
-    for m in models:
-        for module in m.modules():
-            if hasattr(module, "coefficients_to_buffers"):
-                module.coefficients_to_buffers()
-    params, buffers = stack_module_state(models)
+    params, buffers, call = stack_models(models)
     base = models[0]
     names = [{n: p for n, p in m.named_parameters()} for m in models]
-    name_of = {id(p): n for n, p in base.named_parameters()}
-    template = build_optimizer(base, cfg0.optim,
-                               fused=cfg0.run.fused_optimizer and fused_available(cfg0.optim.name, device))
-    groups = [dict(g, params=[params[name_of[id(p)]] for p in g["params"]]) for g in template.param_groups]
-    optimizer = type(template)(groups, **template.defaults)
+    optimizer = stack_optimizer(base, params, cfg0.optim,
+                                fused=cfg0.run.fused_optimizer and fused_available(cfg0.optim.name, device))
     if start_epoch:
         _stack_optimizer_state(optimizer, optims, names, params)
     metrics = [MetricsLog(r) for r in run_dirs]
@@ -202,14 +231,7 @@ def _train_packed(cfgs, run_dirs, device, resume, fallback, log, functional_call
                             changes=ch, git=git)
         write_text_atomic(r / "config.json", json.dumps(d, indent=2) + "\n")
 
-    def call(p, b, x):
-        return functional_call(base, (p, b), (x,))
-
-    def loss_fn(xs, ys):
-        logits = vmap(call)(params, buffers, xs)                                  # R×B×K
-        losses = F.cross_entropy(logits.float().transpose(1, 2), ys, reduction="none").mean(1)  # R
-        return losses.sum(), losses.detach(), (logits.detach().argmax(-1) == ys).sum(1)
-
+    loss_fn = stack_loss(call, params, buffers)
     graphs = cuda and cfg0.run.cuda_graphs and graphable_schedule(cfg0.schedule) and cfg0.optim.name == "sgd"
     runner = StepRunner(loss_fn, list(params.values()), optimizer, graphs=graphs, autocast=cuda and cfg0.run.amp)
     batchers = [make_batcher(xtr, ytr, c.data.batch_size, device, augment=c.data.augment and image, seed=c.run.seed)
