@@ -51,14 +51,17 @@ class StepRunner:
         graphs: capture whole steps as CUDA graphs (needs CUDA; the caller checks the schedule).
         autocast: bf16 autocast for the forward pass (CUDA training only).
         warmup: eager steps before the first capture (cuDNN picks its algorithms, lazy state is made).
+        keep_grads: zero the gradients in place instead of dropping them (default: with ``graphs``,
+            which need the same tensors every replay).
         grad_clip: clip the global gradient norm of ``params`` to this (0: off).
     """
 
     def __init__(self, loss_fn: LossFn, params: list[torch.Tensor], optimizer: torch.optim.Optimizer, *,
                  graphs: bool = False, autocast: bool = False, warmup: int = 3, grad_clip: float = 0.0,
-                 before_step: Callable[[], None] | None = None):
+                 before_step: Callable[[], None] | None = None, keep_grads: bool | None = None):
         self.loss_fn, self.params, self.optimizer = loss_fn, params, optimizer
         self.graphs, self.autocast, self.warmup, self.grad_clip = graphs, autocast, warmup, grad_clip
+        self.keep_grads = graphs if keep_grads is None else keep_grads
         self.before_step = before_step
         self.steps = 0
         self._graphs: dict = {}
@@ -71,6 +74,10 @@ class StepRunner:
             group["lr"] = lr
 
     def _zero_grads(self) -> None:
+        if not self.keep_grads:  # eager: drop them, the backward pass writes new ones (no zeroing pass)
+            for p in self.params:
+                p.grad = None
+            return
         grads = [p.grad for p in self.params if p.grad is not None]
         if grads:
             torch._foreach_zero_(grads)
@@ -110,7 +117,7 @@ class StepRunner:
         if graph is None:
             try:
                 graph = self._capture(x, y)
-            except RuntimeError as err:  # a model whose step cannot be captured: stay eager
+            except Exception as err:  # a model whose step cannot be captured (any error of the capture): stay eager
                 self.failure = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
                 torch.cuda.synchronize()
                 return self._eager(x, y)
