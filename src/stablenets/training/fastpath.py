@@ -25,7 +25,14 @@ from typing import Callable
 
 import torch
 
-__all__ = ["StepRunner", "graphable_schedule", "fused_available"]
+__all__ = ["StepRunner", "graphable_schedule", "fused_available", "is_compile_error"]
+
+
+def is_compile_error(err: BaseException) -> bool:
+    """Whether ``err`` came from torch.compile (dynamo or a backend such as inductor), not from the model."""
+    from torch._dynamo.exc import TorchDynamoException
+
+    return isinstance(err, TorchDynamoException) or type(err).__module__.startswith(("torch._dynamo", "torch._inductor"))
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
 

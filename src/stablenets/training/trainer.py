@@ -55,7 +55,7 @@ from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
 from stablenets.training.config import TrainConfig, config_to_dict
-from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule
+from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule, is_compile_error
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
 from stablenets.training.modes import step_seed, training_loss
 from stablenets.training.optim import build_optimizer, learning_rate, set_lr
@@ -132,6 +132,11 @@ def evaluate_accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int,
     model.train(was)
     n = max(x.shape[0], 1)
     return float(correct) / n, float(loss) / n, float(top5) / n
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def _duration(seconds: float) -> str:
@@ -271,10 +276,17 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     train_model = model
     if ctx.active:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if cuda else None)
+    uncompiled = train_model
     if cfg.run.compile:
         inductor_mode = cfg.run.compile_backend == "inductor" and cfg.run.compile_mode != "default"
-        train_model = torch.compile(train_model, backend=cfg.run.compile_backend,
-                                    mode=cfg.run.compile_mode if inductor_mode else None)
+        try:
+            train_model = torch.compile(train_model, backend=cfg.run.compile_backend,
+                                        mode=cfg.run.compile_mode if inductor_mode else None)
+        except Exception as err:
+            if not is_compile_error(err):
+                raise
+            say(f"torch.compile is off for this run ({type(err).__name__}: {_first_line(err)}); training goes on "
+                "eagerly")
     batcher = make_batcher(xtr, ytr, cfg.data.batch_size, device, augment=cfg.data.augment and image,
                            seed=cfg.run.seed, rank=ctx.rank, world_size=ctx.world_size, drop_last=ctx.active)
     steps = len(batcher) if not cfg.run.max_steps_per_epoch else min(len(batcher), cfg.run.max_steps_per_epoch)
@@ -317,7 +329,15 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
                 lr = learning_rate(cfg.optim.lr, cfg.schedule, epoch, i, steps, epochs)
                 if fast_layout:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                loss, hit = runner.step(xb, yb, lr)
+                try:
+                    loss, hit = runner.step(xb, yb, lr)
+                except Exception as err:  # the compiler failed on its first call: the step ran no update
+                    if train_model is uncompiled or not is_compile_error(err):
+                        raise
+                    say(f"torch.compile failed for this model ({type(err).__name__}: {_first_line(err)}); "
+                        "training goes on eagerly")
+                    train_model = uncompiled
+                    loss, hit = runner.step(xb, yb, lr)
                 first_bad = torch.where(torch.isfinite(loss) | (first_bad < steps), first_bad,
                                         torch.full_like(first_bad, i))
                 step += 1
