@@ -58,7 +58,7 @@ from stablenets.training.config import TrainConfig, config_to_dict
 from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule, is_compile_error
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
 from stablenets.training.modes import step_seed, training_loss
-from stablenets.training.optim import build_optimizer, learning_rate, set_lr
+from stablenets.training.optim import build_optimizer, learning_rate
 
 __all__ = ["train", "NonFiniteLossError", "build_model", "evaluate_accuracy", "check_settings"]
 
