@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -170,3 +171,7 @@ def test_reproduce_list_prints_each_entrys_hours_basis_and_the_total(capsys):
     total = re.search(r"(\d+) entries; about ([\d,]+) GPU-hours at paper scale", out.out)
     assert total and int(total[1]) == len(rows)
     assert int(total[2].replace(",", "")) == pytest.approx(sum(float(h) for h, _ in priced), abs=1)
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    quoted = re.search(r"prints about \*\*([\d,]+) GPU-hours\*\*", readme)
+    assert quoted and quoted[1] == total[2], \
+        f"README's 'Cost estimates' quotes {quoted and quoted[1]} GPU-hours; the list prints {total[2]}: update it"
