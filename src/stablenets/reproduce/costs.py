@@ -26,10 +26,13 @@ Rules:
 * **Batch and model.** A row of the run's own model at the run's batch is used as it is.
   Otherwise a step of model M at batch b takes ``t = max(a · L_M / L_R, σ · F_M · b)``: the GPU
   works while the host launches kernels, so a step takes the longer of the launch time and the
-  arithmetic. ``a`` is the reference R's shortest measured step (an upper bound of its launch
-  time), scaled by the weight layers applied (L); ``σ`` the shortest measured time per image and
-  FLOP on that device and path (any model without ODE blocks, any batch), times M's FLOPs (F).
-  Both only overstate.
+  arithmetic. ``a`` is the reference R's launch time, scaled by the weight layers applied (L):
+  its shortest measured step, or the shortest measured step time per layer on that device and path
+  times its layers if that is shorter; ``σ`` the shortest measured time per image and FLOP on that
+  device and path, times M's FLOPs (F); from an ODE model of the same family, that model's own.
+  Both minima are over the models without ODE blocks (their evaluations per forward pass are not
+  measured), any batch. A measured step time bounds both its launch time and its arithmetic from
+  above; a derived model is taken to launch and compute as efficiently as the measured ones.
 * **ODE blocks.** Only the FLOPs (and layers) inside the vector fields are multiplied by the
   solver's evaluations per forward pass: stages × steps for euler and rk4, ``adaptive_evaluations``
   for adaptive solvers.
@@ -201,26 +204,30 @@ def _rates_by_batch(rows: list[Row], kind: str) -> dict[int, float]:
     return {b: sum(v) / len(v) for b, v in sorted(per.items())}
 
 
-def _seconds_per_flop(table: Throughput, kind: str, path: str, pack: int, device: str) -> float:
-    """The shortest measured time per image and FLOP on this device and path (any model without ODE
-    blocks, whose evaluations per forward pass are not measured, any batch)."""
-    best = math.inf
+def _device_minima(table: Throughput, kind: str, path: str, pack: int, device: str) -> tuple[float, float]:
+    """The shortest measured (time per image and FLOP, step time per weight layer) on this device and
+    path: any model without ODE blocks (whose evaluations per forward pass are not measured), any batch."""
+    per_flop = per_layer = math.inf
     for r in table.rows:
         if r.rate(kind) is None or r.path != path or r.pack != pack or table.sources[r.source]["device"] != device:
             continue
         size = model_size(r.model, {}, r.dataset)
         if size.get("ode") is None:
-            best = min(best, 1.0 / r.rate(kind) / size["flops"])
-    return best
+            per_flop = min(per_flop, 1.0 / r.rate(kind) / size["flops"])
+            per_layer = min(per_layer, r.batch / r.rate(kind) / max(size["layers"], 1))
+    return per_flop, per_layer
 
 
-def _step_seconds(table: Throughput, rows: list[Row], kind: str, batch: int, ref: _Size, target: _Size) -> float:
+def _step_seconds(table: Throughput, rows: list[Row], kind: str, batch: int, ref: _Size, target: _Size,
+                  ode_reference: bool = False) -> float:
     points = _rates_by_batch(rows, kind)
     if batch in points and ref == target:
         return batch / points[batch]
-    host = min(b / rate for b, rate in points.items())
     first = rows[0]
-    per_flop = _seconds_per_flop(table, kind, first.path, first.pack, table.sources[first.source]["device"])
+    per_flop, per_layer = _device_minima(table, kind, first.path, first.pack, table.sources[first.source]["device"])
+    host = min(min(b / rate for b, rate in points.items()), per_layer * ref.layers)
+    if ode_reference:  # its own family at the same solver: its own time per FLOP (the NFE cancels)
+        per_flop = min(1.0 / (rate * ref.flops) for rate in points.values())
     compute = per_flop * target.flops * batch if math.isfinite(per_flop) else host * target.flops / ref.flops
     return max(host * target.layers / ref.layers, compute)
 
@@ -288,7 +295,7 @@ def _model_rate(table: Throughput, kind: str, name: str, overrides: dict, datase
         on_path = [r for r in rows if r.path == path and r.pack == pack]
         source = max({r.source for r in on_path}, key=lambda s: table.sources[s]["date"])
         chosen = [r for r in on_path if r.source == source]
-        rate = batch / _step_seconds(table, chosen, kind, batch, ref, target)
+        rate = batch / _step_seconds(table, chosen, kind, batch, ref, target, ref_size.get("ode") is not None)
         if best is None or rate > best.images_per_s:
             best = Rate(rate, model, data, measured, path, pack, source, device)
     if best is None:
