@@ -54,6 +54,19 @@ def test_the_newest_device_then_the_fastest_path_that_applies():
     assert (packed.images_per_s, packed.path, packed.pack, packed.measured) == (8000.0, "packed", 4, True)
 
 
+def test_an_entry_packs_its_runs_of_one_model_when_a_packed_row_fits_them():
+    """E-table1: five α × three seeds of resnet-32 at batch 128; the runs of one α share everything but
+    the seed, so a 3-run packed row prices each at the aggregate rate, and a 4-run one does not apply."""
+    entry = get_entry("E-table1")
+    rows = ({"model": "resnet-32", "batch": 128, "train_images_per_s": 10000.0},
+            {"model": "resnet-32", "batch": 128, "path": "packed", "pack": 3, "train_images_per_s": 60000.0})
+    cost = entry_cost(entry, table=table(*rows))
+    assert len(cost.runs) == 15 and {c.train.path for _, c in cost.runs} == {"packed"}
+    assert cost.train_hours * 3600 == pytest.approx(15 * 160 * 50000 / 60000.0)
+    too_big = entry_cost(entry, table=table(rows[0], rows[1] | {"pack": 4}))
+    assert {c.train.path for _, c in too_big.runs} == {"eager"}
+
+
 def test_an_unmeasured_model_is_derived_from_the_nearest_measured_one_and_says_so():
     t = table({"model": "resnet-20", "batch": 512, "train_images_per_s": 40000.0},
               {"model": "resnet-56", "batch": 512, "train_images_per_s": 20000.0},
@@ -153,7 +166,7 @@ def test_shipped_model_sizes_cover_the_registry_and_match_a_fresh_count():
     """`python -m stablenets.reproduce.sizes --check` recounts all; here every key and a few recounts."""
     keys = registry_keys()
     missing = sorted(set(keys) - set(load_sizes()))
-    assert not missing, f"run `python -m stablenets.reproduce.sizes`: model_sizes.json lacks {missing[:5]}"
+    assert not missing, f"run `python -m stablenets.reproduce.sizes --missing`: model_sizes.json lacks {missing[:5]}"
     text = next(k for k in keys if k.endswith("|ag_news"))
     for key in (size_key("resnet-20", {}, "cifar10"), size_key("soblock-32", {"solver": "rk4"}, "cifar10"), text):
         assert load_sizes()[key] == count_size(*keys[key]), f"{key}: run `python -m stablenets.reproduce.sizes`"

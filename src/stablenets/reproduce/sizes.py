@@ -6,6 +6,7 @@ takes minutes for the whole registry, so the counts ship as package data
 (``papers/model_sizes.json``), generated and checked by::
 
     python -m stablenets.reproduce.sizes            # rewrite papers/model_sizes.json
+    python -m stablenets.reproduce.sizes --missing  # count only what it lacks (new presets, new table rows)
     python -m stablenets.reproduce.sizes --check    # exit 1 when it differs from a fresh count
 
 A model the file lacks (a new preset, a user's overrides) is counted when first needed, with a
@@ -175,12 +176,16 @@ def registry_keys() -> dict[str, tuple[str, dict, str]]:
     return dict(sorted(keys.items()))
 
 
-def _count_all(progress: bool = True) -> dict:
+def _count_all(keep: dict | None = None, progress: bool = True) -> dict:
+    """Counts of every key of :func:`registry_keys`; those in ``keep`` are taken from it, not recounted."""
     import time
 
     keys = registry_keys()
     out, start = {}, time.monotonic()
     for i, (key, (name, overrides, dataset)) in enumerate(keys.items(), 1):
+        if keep is not None and key in keep:
+            out[key] = keep[key]
+            continue
         out[key] = count_size(name, overrides, dataset)
         if progress:
             print(f"[{i}/{len(keys)}] {key}  ({time.monotonic() - start:.0f} s)", file=sys.stderr, flush=True)
@@ -191,10 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stablenets.reproduce.sizes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="compare with a fresh count; exit 1 if they differ")
+    parser.add_argument("--missing", action="store_true",
+                        help="count only the models the file lacks (after adding rows or presets); keep the rest")
     args = parser.parse_args(argv)
     import torch
 
-    fresh = _count_all()
+    fresh = _count_all(keep=load_sizes() if args.missing and not args.check else None)
     if args.check:
         stale = sorted(k for k in set(fresh) | set(load_sizes()) if fresh.get(k) != load_sizes().get(k))
         for key in stale:
