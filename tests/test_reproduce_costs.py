@@ -158,8 +158,10 @@ def test_a_wrong_throughput_row_is_refused_naming_it():
         table({"model": "resnet-20", "batch": 512, "path": "turbo", "train_images_per_s": 1.0})
     with pytest.raises(ValueError, match=r"rows\[0\]: source 'nowhere'"):
         table({"source": "nowhere", "model": "resnet-20", "batch": 512, "train_images_per_s": 1.0})
-    with pytest.raises(ValueError, match=r"rows\[0\]: pack 1 with path 'packed'"):
-        table({"model": "resnet-20", "batch": 512, "path": "packed", "train_images_per_s": 1.0})
+    with pytest.raises(ValueError, match=r"rows\[0\]: pack 4 with path 'fast'"):
+        table({"model": "resnet-20", "batch": 512, "path": "fast", "pack": 4, "train_images_per_s": 1.0})
+    with pytest.raises(ValueError, match=r"rows\[0\]: train_images_per_s / attack_images_per_s must be > 0"):
+        table({"model": "resnet-20", "batch": 512, "train_images_per_s": None})
 
 
 def test_shipped_model_sizes_cover_the_registry_and_match_a_fresh_count():

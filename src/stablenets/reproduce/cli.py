@@ -49,10 +49,11 @@ def _list(args) -> int:
     import sys
     import time
 
-    from stablenets.reproduce.costs import entry_cost
+    from stablenets.reproduce.costs import entry_cost, load_throughput
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
     from stablenets.reproduce.runner import entry_status, missing_presets
 
+    load_throughput()  # a wrong table is one clear error before any work
     pattern = args.entry[1] if len(args.entry) > 1 else None
     ids = list_entries(pattern)
     if not ids:
@@ -74,7 +75,8 @@ def _list(args) -> int:
         trains = bool(cost.runs) or cost.error
         hours_text = "—" if not trains else ("?" if math.isnan(cost.hours) else f"{cost.hours:8.1f}")
         basis = "—" if not cost.runs else ("measured" if cost.measured else "derived")
-        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else ""
+        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else \
+            (f" [cost unknown: {cost.error}]" if cost.error else "")
         print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {basis:<9} {status:<16} "
               f"{entry.title}{mark}")
         if not sys.stdout.isatty() and time.monotonic() - last > 10:
@@ -82,8 +84,9 @@ def _list(args) -> int:
             last = time.monotonic()
     if len(ids) == 1 and costs[ids[0]].runs:
         _breakdown(costs[ids[0]])
-    print(f"{len(ids)} entries; about {total:,.0f} GPU-hours at paper scale ({train:,.0f} training, "
-          f"{evaluation:,.0f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
+    digits = 0 if total >= 10 else 2
+    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale ({train:,.{digits}f} training, "
+          f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
           f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
           f"(`reproduce list ENTRY` names the model it is derived from)")
     return 0

@@ -4,7 +4,8 @@ Inputs, all package data in ``reproduce/papers/``:
 
 * ``throughput.json``: measured images/s per model, data set, batch and path (``eager``: plain
   PyTorch; ``fast``: the CUDA fast path; ``packed``: ``pack`` runs trained at once, aggregate
-  images/s), each row citing its source run (device, torch, commit, date, command).
+  images/s), each row citing its source run (device, torch, commit, date as ``YYYY-MM-DD HH:MM:SS
+  UTC``, which orders the sources, command).
   ``train_images_per_s`` is one training step; ``attack_images_per_s`` one fp32 forward + backward
   to the input (one attack iteration).
 * ``model_sizes.json`` (:mod:`stablenets.reproduce.sizes`): forward FLOPs and weight layers of each
@@ -116,8 +117,10 @@ class Throughput:
             batch, pack = r.get("batch"), r.get("pack", 1)
             if not isinstance(batch, int) or batch < 1 or not isinstance(pack, int) or pack < 1:
                 raise ValueError(f"{at}: batch and pack must be integers ≥ 1, got {batch!r}, {pack!r}")
-            if (r["path"] == "packed") != (pack > 1):
-                raise ValueError(f"{at}: pack {pack} with path {r['path']!r} (packed rows have pack > 1, others 1)")
+            if r["path"] != "packed" and pack != 1:
+                raise ValueError(f"{at}: pack {pack} with path {r['path']!r} (only packed rows train several runs)")
+            if not isinstance(r.get("model"), str):
+                raise ValueError(f"{at}: model must be a preset name, got {r.get('model')!r}")
             rates = [r.get("train_images_per_s"), r.get("attack_images_per_s")]
             if all(v is None for v in rates) or any(v is not None and not (v > 0) for v in rates):
                 raise ValueError(f"{at}: train_images_per_s / attack_images_per_s must be > 0 or null, not both null")
