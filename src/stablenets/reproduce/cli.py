@@ -49,37 +49,71 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _list(args) -> int:
-    from stablenets.reproduce.costs import entry_gpu_hours
+    import sys
+    import time
+
+    from stablenets.reproduce.costs import entry_cost, load_throughput
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
     from stablenets.reproduce.runner import entry_status, missing_presets
 
+    load_throughput()  # a wrong table is one clear error before any work
     pattern = args.entry[1] if len(args.entry) > 1 else None
     ids = list_entries(pattern)
     if not ids:
         print(f"no entry matches {pattern!r}")
         return 2
     scale = args.scale or "small"
-    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'results (' + scale + ')':<16} title")
-    total = 0.0
-    for entry_id in ids:
+    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} title")
+    total, train, evaluation, devices, costs = 0.0, 0.0, 0.0, set(), {}
+    last = time.monotonic()
+    for i, entry_id in enumerate(ids, 1):
         entry = get_entry(entry_id)
         runs = expand_runs(entry, "paper")
-        hours = entry_gpu_hours(entry)
-        total += 0.0 if math.isnan(hours) else hours
+        cost = costs[entry_id] = entry_cost(entry)
+        if not math.isnan(cost.hours):
+            total, train, evaluation = total + cost.hours, train + cost.train_hours, evaluation + cost.eval_hours
+        devices |= cost.devices
         pending = missing_presets(entry) if runs else []
         status = entry_status(entry, scale, args.out)
-        hours_text = "—" if not runs or entry.analysis.get("train") is False else f"{hours:8.1f}"
-        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else ""
-        print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {status:<16} {entry.title}{mark}")
-    print(f"{len(ids)} entries; about {total:.0f} GPU-hours at paper scale on one "
-          f"{_reference_device()} (estimate: see stablenets/reproduce/costs.py)")
+        trains = bool(cost.runs) or cost.error
+        hours_text = "—" if not trains else ("?" if math.isnan(cost.hours) else f"{cost.hours:8.1f}")
+        basis = "—" if not cost.runs else ("measured" if cost.measured else "derived")
+        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else \
+            (f" [cost unknown: {cost.error}]" if cost.error else "")
+        print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {basis:<9} {status:<16} "
+              f"{entry.title}{mark}")
+        if not sys.stdout.isatty() and time.monotonic() - last > 10:
+            print(f"... {i}/{len(ids)} entries priced", file=sys.stderr, flush=True)
+            last = time.monotonic()
+    if len(ids) == 1 and costs[ids[0]].runs:
+        _breakdown(costs[ids[0]])
+    digits = 0 if total >= 10 else 2
+    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale ({train:,.{digits}f} training, "
+          f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
+          f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
+          f"(`reproduce list ENTRY` names the model it is derived from)")
     return 0
 
 
-def _reference_device() -> str:
-    from stablenets.reproduce.costs import cost_facts
-
-    return cost_facts()["reference"]["device"]
+def _breakdown(cost) -> None:
+    """One line per run of one entry (its seeds together): hours, throughput, and where each figure comes from."""
+    rows: dict[str, list] = {}
+    for run, c in cost.runs:
+        rows.setdefault(run.label, []).append((run, c))
+    print()
+    print(f"{'run':<32} {'model':<20} {'data':<9} {'seeds':>5} {'train h':>8} {'eval h':>8}  "
+          f"{'images/s train / attack':<24} basis")
+    for label, items in rows.items():
+        run, c = items[0]
+        rates = f"{c.train.images_per_s:,.0f} {c.train.path}" + (
+            "" if c.attack is None else f" / {c.attack.images_per_s:,.0f}")
+        print(f"{label:<32} {run.model:<20} {run.config['data'].get('dataset', ''):<9} {len(items):>5} "
+              f"{sum(x.train_hours for _, x in items):>8.2f} {sum(x.eval_hours for _, x in items):>8.2f}  "
+              f"{rates:<24} {c.basis}")
+    if cost.runs and cost.runs[0][1].parts:
+        parts = ", ".join(f"{p['what']} {p['iterations']:g}" for p in cost.runs[0][1].parts)
+        print(f"evaluation, attack iterations per test point: {parts}")
+    print()
 
 
 def run_reproduce(args) -> int:
