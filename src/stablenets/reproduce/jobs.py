@@ -160,16 +160,20 @@ def _train(task: Task, log) -> dict | None:
     from stablenets.training.scale import SMOKE_FALLBACK
     from stablenets.training.trainer import NonFiniteLossError, train
 
+    from stablenets.training.rundir import artefacts
+
     cfg = resolved_config(task)
     run = task.run_dir
-    state = task_state(task)
-    if state == "new" and run.is_dir():  # killed before its first checkpoint: our own leftovers, start clean
-        import shutil
-
-        shutil.rmtree(run)
+    # Called under the run's lease. A run killed before its first checkpoint resumes from epoch 0 when
+    # its config.json was written (history.jsonl keeps the record of that start); otherwise the few
+    # files of its start are removed one by one (never the folder: its lease lives there).
+    resume = task_state(task) == "partial" or (run / "config.json").is_file()
+    if not resume:
+        for name in artefacts(run):
+            (run / name).unlink()
     fallback = SMOKE_FALLBACK if task.scale == "smoke" else ""
     try:
-        return train(cfg, run, device="auto", resume=state == "partial", fallback=fallback, log=log)
+        return train(cfg, run, device="auto", resume=resume, fallback=fallback, log=log)
     except NonFiniteLossError as err:
         write_text_atomic(run / DIVERGED, json.dumps({"epoch": err.epoch, "step": err.step,
                                                       "checkpoint": err.checkpoint, "message": str(err)}) + "\n")
