@@ -29,12 +29,12 @@ from stablenets.atomic import write_text_atomic
 from stablenets.reproduce.jobs import Task, run_task, task_state
 from stablenets.training.lease import Lease, describe_holder
 
-__all__ = ["write_plan", "worker", "launch", "LAUNCHERS", "HELD"]
+__all__ = ["write_plan", "worker", "Worker", "launch", "LAUNCHERS", "HELD"]
 
 LAUNCHERS = ("local", "slurm", "inline")
 HELD = "held by another worker"
 FINISHED = ("done", "diverged")
-MAX_ROUNDS = 3
+SLURM_CPUS = 8  # CPU cores per array task unless --slurm-cpus-per-task says otherwise
 WAIT_LOG_EVERY = 30.0  # seconds between the lines that say which runs another sweep is still training
 
 
@@ -75,6 +75,66 @@ def worker(plan_path: str, index: int = 0, threads: int = 0) -> dict:
     return states
 
 
+class Worker:
+    """:func:`worker` as a submitit job (``Worker()(plan_path, index, threads)``).
+
+    - SIGTERM (``scancel``, ``scontrol requeue``, a preemption) stops it at once: the run in progress
+      keeps its last epoch's checkpoint and its lease is given back, so a requeued task, a rerun or
+      another worker resumes the run without waiting for the lease to expire.
+    - ``checkpoint`` is submitit's hook: on SLURM's warning signal before the time limit, submitit calls
+      it and requeues the same call; the requeued worker skips finished runs and resumes the others
+      from their checkpoints (the state lives in the run folders, not in the worker).
+    """
+
+    def __call__(self, plan_path: str, index: int = 0, threads: int = 0) -> dict:
+        import signal
+
+        def stop(signum, frame):
+            raise SystemExit(128 + signum)
+
+        signal.signal(signal.SIGTERM, stop)
+        return worker(plan_path, index, threads)
+
+    def checkpoint(self, *args, **kwargs):
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(Worker(), *args, **kwargs)
+
+
+def _squeue(job_ids: list[str]) -> set[str] | None:
+    """The array tasks among ``job_ids`` that SLURM still holds (pending, running, requeued); None if unknown."""
+    import subprocess
+
+    arrays = sorted({j.split("_")[0] for j in job_ids})
+    try:
+        done = subprocess.run(["squeue", "-h", "-r", "-o", "%i", "-j", ",".join(arrays)], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(done.stdout.split()) if done.returncode == 0 else None
+
+
+def _wait_for_slurm(jobs, log) -> None:
+    """Wait until every array task has a result or has left SLURM's queue (cancelled, failed).
+
+    submitit's own wait asks ``sacct``, which needs SLURM's accounting database; the queue and the
+    result files are enough, and a requeued task stays in the queue, so it is waited for."""
+    last = time.monotonic()
+    while True:
+        waiting = [j for j in jobs if not j.paths.result_pickle.exists()]
+        if not waiting:
+            return
+        queued = _squeue([str(j.job_id) for j in waiting])
+        if queued is not None and not any(str(j.job_id) in queued for j in waiting):
+            time.sleep(1)  # a task that just ended writes its result before it leaves the queue
+            if not any(j.paths.result_pickle.exists() for j in waiting):
+                return
+        if time.monotonic() - last >= WAIT_LOG_EVERY:
+            last = time.monotonic()
+            log(f"slurm: {len(waiting)} of {len(jobs)} array task(s) queued or running")
+        time.sleep(2)
+
+
 def _executor(launcher: str, folder: Path, gpus: int, timeout_min: int, slurm: dict | None):
     import submitit
 
@@ -84,7 +144,7 @@ def _executor(launcher: str, folder: Path, gpus: int, timeout_min: int, slurm: d
         return ex
     ex = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
     ex.update_parameters(timeout_min=timeout_min, gpus_per_node=min(gpus, 1), tasks_per_node=1,
-                         cpus_per_task=int((slurm or {}).get("cpus_per_task", 8)),
+                         cpus_per_task=int((slurm or {}).get("cpus_per_task", SLURM_CPUS)),
                          slurm_array_parallelism=int((slurm or {}).get("array_parallelism", 64)),
                          **{k: v for k, v in (slurm or {}).items() if k.startswith("slurm_")})
     return ex
@@ -111,14 +171,21 @@ def _run_workers(plan_path: Path, n_pending: int, *, launcher: str, gpus: int, p
     else:
         ex = _executor(launcher, folder, gpus, timeout_min, slurm)
         if launcher == "slurm":
-            jobs = ex.map_array(worker, [str(plan_path)] * n_workers, list(range(n_workers)), [0] * n_workers)
+            cpus = int((slurm or {}).get("cpus_per_task", SLURM_CPUS))
+            jobs = ex.map_array(Worker(), [str(plan_path)] * n_workers, list(range(n_workers)), [cpus] * n_workers)
         else:
             jobs = [ex.submit(worker, str(plan_path), i, threads) for i in range(n_workers)]
     log(f"{launcher}: {len(jobs)} worker job(s) ({', '.join(str(j.job_id) for j in jobs)}); logs in {folder}")
+    if launcher == "slurm":
+        _wait_for_slurm(jobs, log)
     for job in jobs:
+        if launcher == "slurm" and not job.paths.result_pickle.exists():
+            print(f"worker job {job.job_id} ended without a result (cancelled or killed); its log: "
+                  f"{job.paths.stderr}", file=sys.stderr)
+            continue
         try:
             job.result()
-        except Exception as err:  # a worker that died: its runs are retried by the next round or call
+        except Exception as err:  # a worker that died: its runs are left for the next call
             print(f"worker job {job.job_id} failed: {str(err).splitlines()[-1] if str(err) else err!r}",
                   file=sys.stderr)
 
@@ -143,10 +210,10 @@ def launch(tasks: list[Task], plan_path: Path, *, launcher: str = "local", gpus:
            log=print) -> dict:
     """Run ``tasks`` to completion with ``launcher``; returns {run: state}.
 
-    Rounds of workers train the runs no one holds; runs held by another process (a second sweep
-    into the same folder) are waited for, and taken over by the next round if their holder dies.
-    After :data:`MAX_ROUNDS` rounds, runs that are free and still unfinished (a worker failed on
-    them) are left for the next call.
+    Workers train the runs no one holds; runs held by another process (a second sweep into the same
+    folder) are waited for, and taken over by a new round of workers if their holder dies. A run that
+    this call's workers tried and left unfinished (a worker failed, a job was cancelled) is left for
+    the next call, which resumes it from its checkpoint.
     """
     if launcher not in LAUNCHERS:
         raise ValueError(f"launcher {launcher!r} must be one of {LAUNCHERS}")
@@ -156,16 +223,16 @@ def launch(tasks: list[Task], plan_path: Path, *, launcher: str = "local", gpus:
         log(f"all {len(tasks)} runs are done; nothing to train")
     else:
         log(f"{len(pending)} of {len(tasks)} runs to train or evaluate ({len(tasks) - len(pending)} done)")
-    rounds = 0
+    tried: set[Path] = set()
     while pending:
         free = [t for t in pending if Lease(t.run_dir).holder() is None]
-        if free:
-            if rounds == MAX_ROUNDS:
-                break
-            rounds += 1
+        if any(t.run_dir not in tried for t in free):
+            tried.update(t.run_dir for t in free)
             _run_workers(plan_path, len(free), launcher=launcher, gpus=gpus, pack=pack, workers=workers,
                          timeout_min=timeout_min, slurm=slurm, log=log)
+        elif len(free) < len(pending):
+            _wait_for_others([t for t in pending if t not in free], log)
         else:
-            _wait_for_others(pending, log)
+            break
         pending = [t for t in tasks if task_state(t) not in FINISHED]
     return {f"{t.label} s{t.seed}": task_state(t) for t in tasks}
