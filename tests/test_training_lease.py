@@ -122,8 +122,10 @@ def test_a_damaged_lease_file_goes_stale_by_its_age(tmp_path, monkeypatch):
     path.write_text('{"holder": "no')
     assert not Lease(tmp_path).acquire()  # just written: perhaps a live holder's, wait for the expiry
     os.utime(path, (time.time() - 6, time.time() - 6))
+    (tmp_path / f"{LEASE_FILE}.0badc0de.new").write_text("{")  # a heartbeat killed mid-write
     lease = Lease(tmp_path)
     assert lease.acquire() and lease.taken_over.get("damaged")
+    assert not list(tmp_path.glob("*.new"))
     lease.release()
     monkeypatch.setenv("STABLENETS_LEASE_EXPIRY", "0")
     with pytest.raises(ValueError, match="STABLENETS_LEASE_EXPIRY"):

@@ -209,6 +209,8 @@ class Lease:
                     current = self._read()
                     if current is not None and not self._stale(current, time.time()):
                         return False
+                    for leftover in self.run_dir.glob(f"{LEASE_FILE}.*.new"):  # a writer killed mid-write
+                        leftover.unlink(missing_ok=True)  # (every writer writes under the mutex we hold)
                     token = secrets.token_hex(8)
                     now = time.time()
                     record = {"holder": f"{socket.gethostname()}:{os.getpid()}:{token}", "host": socket.gethostname(),
