@@ -44,6 +44,8 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STABLENETS_DATA)")
     p.add_argument("--no-verify", action="store_true", help="skip md5 checks of the data files")
     p.add_argument("--slurm-partition", default=None, help="SLURM partition (with --launcher slurm)")
+    p.add_argument("--slurm-cpus-per-task", type=int, default=None, metavar="N",
+                   help="CPU cores per array task (with --launcher slurm; default 8)")
     p.set_defaults(func=run_reproduce)
     return p
 
@@ -129,7 +131,10 @@ def run_reproduce(args) -> int:
                         (args.stack, "--stack")):
         if value < 0 or (name != "--gpus" and value < 1):
             raise ValueError(f"{name} must be {'≥ 0' if name == '--gpus' else '≥ 1'}, got {value}")
-    slurm = {"slurm_partition": args.slurm_partition} if args.slurm_partition else None
+    if args.slurm_cpus_per_task is not None and args.slurm_cpus_per_task < 1:
+        raise ValueError(f"--slurm-cpus-per-task must be ≥ 1, got {args.slurm_cpus_per_task}")
+    slurm = {k: v for k, v in (("slurm_partition", args.slurm_partition),
+                               ("cpus_per_task", args.slurm_cpus_per_task)) if v is not None} or None
     status = 0
     for entry_id in args.entry:
         result = reproduce(entry_id, scale, args.seeds, launcher=args.launcher, gpus=args.gpus, pack=args.pack,

@@ -17,6 +17,7 @@ from stablenets.reproduce import report as rep
 from stablenets.reproduce.jobs import (DIVERGED, SUMMARY, Task, digest, evaluation_suite, load_test_set, task_state,
                                        transfer_spec)
 from stablenets.reproduce.registry import Entry
+from stablenets.reproduce.repair import set_aside
 
 __all__ = ["transfer_runs", "ensemble_runs", "failed"]
 
@@ -96,6 +97,8 @@ def ensemble_runs(entry: Entry, tasks: list[Task], out: Path, log) -> dict:
         if len(members) < 2:
             continue
         path = out / f"ensemble-{digest([str(t.run_dir) for t in members] + [protocol])}.json"
+        if path.is_file():
+            set_aside(path, "the ensemble is evaluated again", log)
         if not path.is_file():
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             models = [load_model(t.run_dir / "model.safetensors", device)[0] for t in members]

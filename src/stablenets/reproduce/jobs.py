@@ -160,16 +160,20 @@ def _train(task: Task, log) -> dict | None:
     from stablenets.training.scale import SMOKE_FALLBACK
     from stablenets.training.trainer import NonFiniteLossError, train
 
+    from stablenets.training.rundir import artefacts
+
     cfg = resolved_config(task)
     run = task.run_dir
-    state = task_state(task)
-    if state == "new" and run.is_dir():  # killed before its first checkpoint: our own leftovers, start clean
-        import shutil
-
-        shutil.rmtree(run)
+    # Called under the run's lease. A run killed before its first checkpoint resumes from epoch 0 when
+    # its config.json was written (history.jsonl keeps the record of that start); otherwise the few
+    # files of its start are removed one by one (never the folder: its lease lives there).
+    resume = task_state(task) == "partial" or (run / "config.json").is_file()
+    if not resume:
+        for name in artefacts(run):
+            (run / name).unlink()
     fallback = SMOKE_FALLBACK if task.scale == "smoke" else ""
     try:
-        return train(cfg, run, device="auto", resume=state == "partial", fallback=fallback, log=log)
+        return train(cfg, run, device="auto", resume=resume, fallback=fallback, log=log)
     except NonFiniteLossError as err:
         write_text_atomic(run / DIVERGED, json.dumps({"epoch": err.epoch, "step": err.step,
                                                       "checkpoint": err.checkpoint, "message": str(err)}) + "\n")
@@ -198,11 +202,12 @@ def train_stack(tasks: list[Task], log=print) -> None:
     from stablenets.training.packed import train_packed
     from stablenets.training.trainer import NonFiniteLossError
 
-    for task in tasks:
-        if task_state(task) == "new" and task.run_dir.is_dir():  # our own leftovers (see _train)
-            import shutil
+    from stablenets.training.rundir import artefacts
 
-            shutil.rmtree(task.run_dir)
+    for task in tasks:  # called under the runs' leases; new runs have no checkpoint: remove their start files
+        if task_state(task) == "new" and task.run_dir.is_dir():
+            for name in artefacts(task.run_dir):
+                (task.run_dir / name).unlink()
     names = ", ".join(f"{t.label} s{t.seed}" for t in tasks)
     log(f"{tasks[0].entry}: training {len(tasks)} runs as one stack ({names})")
     t0 = time.perf_counter()

@@ -24,6 +24,7 @@ from stablenets.reproduce.jobs import SUMMARY, Task, digest, evaluation_suite, t
 from stablenets.reproduce.cross_run import ensemble_runs, failed, transfer_runs
 from stablenets.reproduce.launch import launch
 from stablenets.reproduce.registry import Entry, Run, expand_runs, get_entry, protocol_of
+from stablenets.reproduce.repair import repair_runs
 
 __all__ = ["reproduce", "plan_tasks", "missing_presets", "entry_status", "default_out"]
 
@@ -166,6 +167,7 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     runs, tasks = plan_tasks(entry, scale, seeds, out, data_root, verify)
     entry_dir = out / entry.id
     if tasks:
+        repair_runs([t.run_dir for t in tasks], log)  # a damaged file is named, rebuilt or redone, before it is read
         launch(tasks, entry_dir / "plan.json", launcher=launcher, gpus=gpus, pack=pack, workers=workers,
                slurm=slurm, stack=stack, log=log)
         transfer_runs(entry, tasks, log)

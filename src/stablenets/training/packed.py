@@ -14,7 +14,7 @@ optimisers. Each run draws its own batches from its own seed (one :class:`Device
 and its initial weights are those ``train`` would build for it. A packed run therefore ends with
 the weights of the same run trained alone, to float tolerance (tests/test_training_packed.py).
 
-Each run keeps everything a solo run has: its folder, lock, ``config.json``, ``history.jsonl``,
+Each run keeps everything a solo run has: its folder, lease, ``config.json``, ``history.jsonl``,
 ``metrics.jsonl`` (per-epoch test accuracy measured in float32), checkpoint after every epoch in
 the solo format (so ``--resume``, ``evaluate`` and reproduce's reports read it as any run), and
 its divergence: a run whose loss becomes non-finite is stopped and reported on its own while the
@@ -44,6 +44,7 @@ from stablenets.data import load_splits, make_batcher, to_model_input
 from stablenets.training import distributed as D
 from stablenets.training import rundir
 from stablenets.training.config import TrainConfig, config_to_dict
+from stablenets.training.lease import Lease
 from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule
 from stablenets.training.metrics import MetricsLog, coefficient_summary, topk_correct
 from stablenets.training.optim import build_optimizer, learning_rate
@@ -176,19 +177,21 @@ def train_packed(cfgs: list[TrainConfig], run_dirs: list[str | Path], *, device=
     if ctx.active:
         raise ValueError("train_packed runs in one process; use train() for data-parallel runs")
     device = ctx.device
-    locks = []
+    leases = [Lease(r) for r in run_dirs]  # re-entrant: a reproduce worker's own leases are held already
     for r in run_dirs:
         rundir.check_out_dir(r, resume)
+    held = []
     try:
-        for r in run_dirs:
-            locks.append(rundir.RunLock(r).acquire())
-        return _train_packed(cfgs, run_dirs, device, resume, fallback, log)
+        for lease in leases:
+            lease.hold()
+            held.append(lease)
+        return _train_packed(cfgs, run_dirs, device, resume, fallback, log, leases)
     finally:
-        for lock in locks:
-            lock.release()
+        for lease in held:
+            lease.release()
 
 
-def _train_packed(cfgs, run_dirs, device, resume, fallback, log) -> list:
+def _train_packed(cfgs, run_dirs, device, resume, fallback, log, leases) -> list:
     cfg0, R = cfgs[0], len(cfgs)
     states = [load_train_state(r / STATE_FILE) if resume and (r / STATE_FILE).exists() else None for r in run_dirs]
     starts = {s["epoch"] if s else 0 for s in states}
@@ -304,6 +307,7 @@ def _train_packed(cfgs, run_dirs, device, resume, fallback, log) -> list:
                    "test_loss": test_loss, "seconds": seconds, "packed": R,
                    "coefficients": coefficient_summary(model)}
             _unstack_optimizer_state(optimizer, optims[r], model, params, r)
+            leases[r].check()  # never write a run another process has taken over
             save_model(run_dir / MODEL_FILE, model, {**meta[r], "epoch": epoch + 1})
             save_train_state(run_dir / STATE_FILE, model, optims[r], {"kind": cfgs[r].schedule.kind, "lr": lr},
                              epoch + 1, steps_done[r])

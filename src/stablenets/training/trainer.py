@@ -54,6 +54,7 @@ from stablenets.data import dataset_info, load_splits, make_batcher, to_model_in
 from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
+from stablenets.training.lease import Lease
 from stablenets.training.config import TrainConfig, config_to_dict
 from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule, is_compile_error
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
@@ -215,10 +216,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device =
         NonFiniteLossError: the loss or the weights became NaN/inf (the last good checkpoint is kept).
         ValueError: bad settings; ``run_dir`` holds stablenets files and ``resume`` is false; a resume
             of a folder without a run, or with settings a resume may not change; another process
-            writes ``run_dir``. :class:`~stablenets.checkpoint.CheckpointError` (a ValueError): a
+            holds the lease on ``run_dir`` (:class:`~stablenets.training.lease.LeaseHeld`).
+            :class:`~stablenets.checkpoint.CheckpointError` (a ValueError): a
             damaged resume state.
         stablenets.atomic.WriteError: ``run_dir`` is not writable, or a write failed (the message
             says what was saved).
+        stablenets.training.lease.LeaseLost: this process stopped renewing its lease for longer than
+            the expiry and another took the run over; nothing more was written.
     """
     cfg = check_settings(cfg)
     run_dir = Path(run_dir)
@@ -226,21 +230,21 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device =
     device = ctx.device
     say = log if ctx.is_main else (lambda *_: None)
     state_path, model_path = run_dir / STATE_FILE, run_dir / MODEL_FILE
-    lock = rundir.RunLock(run_dir)
+    lease = Lease(run_dir)  # the caller's lease when it holds one (a reproduce worker): leases are re-entrant
     if ctx.is_main:
         rundir.check_out_dir(run_dir, resume)
-        lock.acquire()
+        lease.hold()
     try:
         if ctx.is_main:
             stale = rundir.clean_stale_tmp(run_dir)
             if stale:
                 say(f"removed {len(stale)} temporary file(s) left by an interrupted write: {', '.join(stale)}")
-        return _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path)
+        return _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path, lease)
     finally:
-        lock.release()
+        lease.release()
 
 
-def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> dict:
+def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path, lease) -> dict:
     device = ctx.device
     resolved = config_to_dict(cfg)
     state = load_train_state(state_path) if resume and state_path.exists() else None
@@ -366,6 +370,7 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
         if tracker is not None:
             row.update(tracker.summary())
         if ctx.is_main:
+            lease.check()
             written: tuple[str, ...] = ()
             try:
                 save_model(model_path, model, {**meta, "epoch": epoch + 1})
