@@ -41,6 +41,7 @@ from stablenets.attacks.base import Norm, per_sample_norm
 from stablenets.evaluation.checks import preflight
 from stablenets.evaluation.diagnostics import correct, masking_flags, run_probes
 from stablenets.evaluation.suites import apply_overrides, get_suite, validate_suite
+from stablenets.evaluation.summary import pack_outcomes
 from stablenets.settings import SettingError
 
 __all__ = ["evaluate_robustness", "NoiseSets", "solver_settings", "SolverBudgetError"]
@@ -224,6 +225,7 @@ def evaluate_robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, suit
             try:
                 clean = correct(model, x, y, batch_size)
                 result["clean"] = float(clean.float().mean())
+                result["clean_outcomes"] = pack_outcomes(clean.tolist())
                 result["noise"] = _noise(model, x, y, cfg["noise"], noise_sets, batch_size,
                                          int(cfg.get("noise_seed", 0)), bar)
                 state = _attacks(model, x, y, clean, cfg, plan, source_model, batch_size, seed, bar)
@@ -303,8 +305,10 @@ def _record(state: dict, name: str, res: dict, norm: str, eps, mine: torch.Tenso
     flags = state["alive"].get(group, clean.clone())
     state["alive"][group] = flags & mine
     state["members"].setdefault(group, []).append(name)
-    res["accuracy"][key] = float((state["alive"][group] if state["cascade"] else mine).float().mean())
+    scored = state["alive"][group] if state["cascade"] else mine
+    res["accuracy"][key] = float(scored.float().mean())
     res.setdefault("correct", {})[key] = int(mine.sum())
+    res.setdefault("outcomes", {})[key] = pack_outcomes(scored.tolist())  # for paired tests between models
     state["per_attack"].setdefault(name, res)
 
 

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 
 from stablenets.atomic import write_bytes_atomic, write_text_atomic
+from stablenets.reproduce.verdicts import Comparison, Evidence, compare, verdict_of
 
-__all__ = ["flatten_eval", "table_lines", "claim_lines", "canonical_key", "row_stats", "check_claims",
+__all__ = ["flatten_eval", "flatten_outcomes", "table_lines", "claim_lines", "canonical_key", "row_stats", "check_claims",
            "write_report", "paper_rows", "metric_scale"]
 
 
@@ -61,6 +62,16 @@ def flatten_eval(result: dict) -> dict[str, float]:
     for norm, by_eps in (result.get("worst_case") or {}).items():
         for eps, res in by_eps.items():
             flat[canonical_key(f"worst/{norm}@{eps}")] = float(res["accuracy"])
+    return flat
+
+
+def flatten_outcomes(result: dict) -> dict[str, str]:
+    """The packed per-example outcomes behind :func:`flatten_eval`'s numbers, by the same keys."""
+    from stablenets.evaluation.summary import headline_outcomes
+
+    flat = {canonical_key(k): v for k, v in headline_outcomes(result).items()}
+    for eps, flags in ((result.get("transfer") or {}).get("outcomes") or {}).items():
+        flat[canonical_key(f"transfer@{eps}")] = flags
     return flat
 
 
@@ -130,9 +141,59 @@ def _x_value(x):
         return None
 
 
-def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]]) -> list[dict]:
-    """Each claim of ``entry`` on ``values`` ({label: {metric: number}}); holds is True/False, or None
-    when a number it needs is missing. ``series``: {series: [(x, label)]}."""
+def _evidence_of(values: dict, evidence: dict | None, label: str, metric: str) -> Evidence | None:
+    found = ((evidence or {}).get(label) or {}).get(metric)
+    if found is not None:
+        return found
+    number = (values.get(label) or {}).get(metric)
+    return None if number is None else Evidence.exact_value(number)
+
+
+def _close_tests(a: Evidence, b: Evidence, tol: float, label: str) -> list[Comparison]:
+    """Two one-sided tests that |a − b| ≤ tol: b − a + tol > 0 and a − b + tol > 0."""
+    tol = tol + 1e-12  # a tolerance met exactly is met
+    return [compare(b, a, margin=-tol, label=f"{label} < +tol"), compare(a, b, margin=-tol, label=f"{label} > −tol")]
+
+
+def _evidence_text(result: dict) -> str:
+    """"p = 0.003; weakest: a − b = +2.20 [−0.51, +4.91] (paired)" for a verdict dict."""
+    if result["verdict"] == "not checked":
+        return ""
+    parts = []
+    if result.get("p_value") is not None and result.get("method") != "exact":
+        parts.append(f"p = {result['p_value']:.2g}")
+    ci = result.get("interval")
+    if result.get("weakest"):
+        span = ""
+        if ci and ci[0] != ci[1]:
+            span = f" [{_signed(ci[0])}, {_signed(ci[1])}] (95%)"
+        parts.append(f"{'against' if result['verdict'] == 'contradicted' else 'weakest'}: {result['weakest']} "
+                     f"{_signed(result['diff'])}{span}" + (f", {result['method']}" if result.get("method") else ""))
+    if result.get("seeds_unmeasured") and result.get("method") != "exact":
+        parts.append("one seed: its spread over seeds is not measured")
+    if result["verdict"] == "inconclusive" and result.get("decide"):
+        parts.append(f"would be decided by {result['decide']}")
+    return "; ".join(parts)
+
+
+def _signed(x: float, digits: int = 3) -> str:
+    text = f"{x:+.{digits}g}"
+    return "+0" if re.fullmatch(r"[+-]0(\.0*)?", text) else text
+
+
+def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]], evidence: dict | None = None,
+                 paper: dict | None = None) -> list[dict]:
+    """Each claim of ``entry`` on ``values`` ({label: {metric: number}}), with a verdict.
+
+    ``evidence`` ({label: {metric: Evidence}}) carries what the numbers' uncertainty is made of (seeds,
+    test points, per-example outcomes); a number without evidence is exact (the paper's own numbers,
+    an analytic result). ``paper`` ({label: {metric: number}}) is what ``close`` claims with
+    ``paper = true`` compare against. ``series``: {series: [(x, label)]}.
+
+    Each result has ``verdict`` (holds | contradicted | inconclusive | not checked; see
+    :mod:`stablenets.reproduce.verdicts`), ``holds`` (True, False, or None when inconclusive or not
+    checked), ``p_value``, ``interval``, ``decide`` and a ``detail`` line with the point estimates.
+    """
     out = []
     for claim in entry.claims:
         metric = claim.get("metric")
@@ -140,28 +201,37 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]])
         def v(label):
             return (values.get(label) or {}).get(metric)
 
-        holds, detail = None, ""
+        def ev(label):
+            return _evidence_of(values, evidence, label, metric)
+
+        tests: list[Comparison] = []
+        against: list[Comparison] | None = None
+        detail, n_hint, monotone = "", None, True
         kind = claim["kind"]
         if kind == "order":
             got = [v(r) for r in claim["runs"]]
             if None not in got:
-                holds = all(a > b for a, b in zip(got, got[1:]))
                 detail = " > ".join(f"{r} {g:.4g}" for r, g in zip(claim["runs"], got))
+                tests = [compare(ev(a), ev(b), label=f"{a} − {b}") for a, b in zip(claim["runs"], claim["runs"][1:])]
         elif kind == "greater":
             a = v(claim["a"])
             ref = claim.get("value")
             b = float(ref) if ref is not None else v(claim.get("b"))
             by = float(claim.get("by", 0.0))
             if a is not None and b is not None:
-                holds = (a < b - by) if claim.get("less") else (a - b > by)
-                detail = f"{claim['a']} {a:.4g} vs {claim.get('b', ref)} {b:.4g} (needs {'<' if claim.get('less') else '>'}"
+                eb = Evidence.exact_value(b) if ref is not None else ev(claim["b"])
+                name_b = claim.get("b", ref)
+                tests = [compare(eb, ev(claim["a"]), margin=by, label=f"{name_b} − {claim['a']}") if claim.get("less")
+                         else compare(ev(claim["a"]), eb, margin=by, label=f"{claim['a']} − {name_b}")]
+                detail = f"{claim['a']} {a:.4g} vs {name_b} {b:.4g} (needs {'<' if claim.get('less') else '>'}"
                 detail += f" by {by:g})" if by else ")"
         elif kind == "groups":  # on the rows that have numbers; the others are named
-            hi = [v(r) for r in claim["high"] if v(r) is not None]
-            lo = [v(r) for r in claim["low"] if v(r) is not None]
+            hi = [r for r in claim["high"] if v(r) is not None]
+            lo = [r for r in claim["low"] if v(r) is not None]
             if hi and lo:
-                holds = min(hi) > max(lo)
-                detail = f"lowest of the high group {min(hi):.4g}, highest of the low group {max(lo):.4g}"
+                detail = (f"lowest of the high group {min(v(r) for r in hi):.4g}, "
+                          f"highest of the low group {max(v(r) for r in lo):.4g}")
+                tests = [compare(ev(h), ev(l), label=f"{h} − {l}") for h in hi for l in lo]
                 absent = [r for r in claim["high"] + claim["low"] if v(r) is None]
                 if absent:
                     detail += f" (without {', '.join(absent)}: not run at this scale or failed)"
@@ -169,42 +239,66 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]])
             above = {_x_value(x): l for x, l in series.get(claim["above"], [])}
             below = {_x_value(x): l for x, l in series.get(claim["below"], [])}
             xs = sorted(x for x in set(above) & set(below) if x is not None and x >= float(claim.get("x_min", -1e18)))
-            pairs = [(x, v(above[x]), v(below[x])) for x in xs]
-            pairs = [p for p in pairs if p[1] is not None and p[2] is not None]
+            pairs = [(x, above[x], below[x]) for x in xs if v(above[x]) is not None and v(below[x]) is not None]
             if pairs:
-                holds = all(a > b for _, a, b in pairs)
-                detail = "; ".join(f"x={x:g}: {a:.4g} vs {b:.4g}" for x, a, b in pairs)
+                detail = "; ".join(f"x={x:g}: {v(a):.4g} vs {v(b):.4g}" for x, a, b in pairs)
+                tests = [compare(ev(a), ev(b), label=f"x={x:g}: {a} − {b}") for x, a, b in pairs]
         elif kind == "trend":
-            pts = sorted((_x_value(x), v(l)) for x, l in series.get(claim["series"], []) if v(l) is not None)
+            pts = sorted(((_x_value(x), l) for x, l in series.get(claim["series"], []) if v(l) is not None),
+                         key=lambda p: p[0])
             if len(pts) >= 2:
-                ys = [y for _, y in pts]
                 inc = claim.get("direction", "increasing") == "increasing"
-                holds = all((b >= a) if inc else (b <= a) for a, b in zip(ys, ys[1:])) and ys[-1] != ys[0]
-                detail = " → ".join(f"{y:.4g}" for y in ys)
+                ordered = [l for _, l in pts] if inc else [l for _, l in reversed(pts)]  # the claimed rise
+                detail = " → ".join(f"{v(l):.4g}" for _, l in pts)
+                steps = [compare(ev(b), ev(a), label=f"{b} − {a}", strict=False) for a, b in zip(ordered, ordered[1:])]
+                whole = compare(ev(ordered[-1]), ev(ordered[0]), label=f"{ordered[-1]} − {ordered[0]}")
+                tests, against = [whole], steps + [whole]
+                monotone = all(c.diff >= 0 for c in steps)
         elif kind == "close":
             tol = float(claim.get("tol", 0.0))
             if claim.get("paper"):
-                gaps = claim.get("_gaps")  # filled by the caller with (label, ours − paper) pairs
+                gaps = []
+                for label in values:
+                    if claim.get("runs") and label not in claim["runs"]:
+                        continue
+                    ours, theirs = v(label), ((paper or {}).get(label) or {}).get(metric)
+                    if ours is not None and theirs is not None:
+                        gaps.append((label, ours - theirs))
+                        tests += _close_tests(ev(label), Evidence.exact_value(theirs), tol, f"{label} − paper")
                 if gaps:
                     worst = max(gaps, key=lambda g: abs(g[1]))
-                    holds = all(abs(g) <= tol + 1e-12 for _, g in gaps)
                     detail = f"largest |ours − paper| {abs(worst[1]):.4g} at {worst[0]} (tolerance {tol:g})"
             else:
                 a, b = (v(r) for r in claim["runs"])
                 if a is not None and b is not None:
-                    holds = abs(a - b) <= tol
                     detail = f"|{a:.4g} − {b:.4g}| = {abs(a - b):.4g} (tolerance {tol:g})"
+                    tests = _close_tests(ev(claim["runs"][0]), ev(claim["runs"][1]), tol,
+                                         f"{claim['runs'][0]} − {claim['runs'][1]}")
         elif kind == "best":
             pool = [l for x, l in series.get(claim["series"], [])] if claim.get("series") else list(values)
             got = {l: v(l) for l in pool if v(l) is not None}
             if claim["run"] in got:
                 best = max(got, key=got.get)
-                holds = best == claim["run"]
                 detail = f"best: {best} {got[best]:.4g}; {claim['run']} {got[claim['run']]:.4g}"
+                tests = [compare(ev(claim["run"]), ev(l), label=f"{claim['run']} − {l}") for l in got
+                         if l != claim["run"]]
                 absent = [label for label in pool if label not in got]
                 if absent:
                     detail += f" (without {', '.join(absent)}: not run at this scale or failed)"
-        out.append({"text": claim.get("text", kind), "kind": kind, "holds": holds, "detail": detail})
+                if not tests:  # the only row that ran is trivially the best of those that ran
+                    tests = [Comparison("no other row", 0.0, 0.0, p_greater=0.0, p_less=1.0, method="exact")]
+        labels = [l for l in values if metric is not None]
+        n_hint = next((e.n for l in labels if (e := ((evidence or {}).get(l) or {}).get(metric)) is not None
+                       and e.n), None)
+        result = verdict_of(kind, tests, against, n_hint)
+        if result["verdict"] == "holds" and not monotone:
+            result = {**result, "verdict": "inconclusive",
+                      "decide": "more seeds or a larger test set, to settle the steps that go the other way"}
+        holds = {"holds": True, "contradicted": False}.get(result["verdict"])
+        out.append({"text": claim.get("text", kind), "kind": kind, "holds": holds, "detail": detail,
+                    **{k: result.get(k) for k in ("verdict", "p_value", "interval", "decide", "weakest", "diff",
+                                                   "method", "seeds_unmeasured")},
+                    "evidence": _evidence_text(result)})
     return out
 
 
