@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from pathlib import Path
 
@@ -282,9 +283,11 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     for label, row in rows.items():
         stats = rep.row_stats(row["seeds"], entry.metrics)
         evidence[label] = _evidence(row, entry.metrics, stat)
-        for key, ev in evidence[label].items():  # the test points behind the row's number, for the table
+        for key, ev in evidence[label].items():  # what stands behind the row's number, for the table
             stats[key]["test_points"] = ev.n
             stats[key]["exact"] = ev.exact
+            parts = [v for v in (ev.seed_var, ev.test_var) if v is not None]
+            stats[key]["se"] = math.sqrt(sum(parts)) if parts and ev.k > 0 else None
         p = paper.get(label, {})
         delta = {}
         for m in entry.metrics:
@@ -316,8 +319,12 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
         note = "no training: the analysis is the same at every scale"
     if datasets and scale != "paper":
         note = (note + f" Data used: {', '.join(datasets)}.").strip()
+    trains = _what_trains(tasks, datasets) if scale != "paper" else ""
+    if not note and trains:
+        note = f"{trains}; {entry.budget(scale).get('note') or 'see the entry for its budget'}"
+    exact = not tasks and all(ev.exact for by_metric in evidence.values() for ev in by_metric.values())
     report = {"entry": entry.id, "title": entry.title, "source": entry.source, "claim": entry.claim,
-              "kind": entry.kind, "scale": scale, "scale_note": note, "stat": stat,
+              "kind": entry.kind, "scale": scale, "scale_note": note, "stat": stat, "exact": exact, "trains": trains,
               "seeds": sorted({t.seed for t in tasks}) or sorted({r.seed for r in runs}),
               "metrics": entry.metrics, "rows": table_rows, "claims": claims, "decisions": entry.decisions,
               "needs": entry.needs, "hardware": sorted(hardware), "train_seconds": train_seconds,
@@ -325,6 +332,9 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
               "paper_failed": entry.paper_values.get("failed", {})}
     curves = _curves(entry, tasks) if entry.draw.get("kind") == "curves" else {}
     paths = rep.write_report(report, entry_dir, entry.draw, drawn, curves)
+    index = rep.write_index(out)
+    if index is not None:
+        paths["index.html"] = index
     log(f"{entry.id} ({scale}): " + "; ".join(f"{c['verdict']}: {c['text']}" for c in claims)
         + f" -> {paths['table.md']}")
     unfinished = [f"{t.label} s{t.seed}" for t in tasks if task_state(t) not in ("done", "diverged")]
@@ -332,6 +342,17 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
         log(f"{entry.id}: {len(unfinished)} run(s) did not finish ({', '.join(unfinished[:5])}); "
             f"see the worker logs under {entry_dir / 'submitit'}; rerun the same command to continue")
     return {"report": report, "paths": paths, "unfinished": unfinished}
+
+
+def _what_trains(tasks: list[Task], datasets: list[str]) -> str:
+    """"resnet-20 on embedded-mnist": the models and data a scale really trains (its title is the paper's)."""
+    models = list(dict.fromkeys(t.config["model"]["name"] for t in tasks))
+    if not models:
+        return ""
+    shown = ", ".join(models[:4]) + (f" and {len(models) - 4} more" if len(models) > 4 else "")
+    data = ", ".join(datasets) or ", ".join(dict.fromkeys(str(t.config.get("data", {}).get("dataset", "?"))
+                                                          for t in tasks))
+    return f"{shown} on {data}"
 
 
 def _curves(entry: Entry, tasks: list[Task]) -> dict:

@@ -167,6 +167,7 @@ class Comparison:
     method: str = ""
     seeds_unmeasured: bool = False
     parts: dict = field(default_factory=dict)  # {"seeds": var, "test": var}
+    shown: "Comparison | None" = None  # what a report prints instead (a tolerance test prints a − b itself)
 
     def interval(self, level: float = 0.95) -> tuple[float, float] | None:
         if self.se is None:
@@ -267,12 +268,15 @@ def verdict_of(kind: str, holds_tests: list[Comparison], against_tests: list[Com
     reversed_ = [c for c in against if c.p_less is not None and c.p_less * m < ALPHA]
     if reversed_:
         worst = min(reversed_, key=lambda c: c.p_less)
-        return {"verdict": "contradicted", "p_value": min(1.0, worst.p_less * m), "weakest": worst.label,
-                "interval": worst.interval(), "diff": worst.diff, "method": worst.method, "decide": ""}
+        shown = worst.shown or worst
+        return {"verdict": "contradicted", "p_value": min(1.0, worst.p_less * m), "weakest": shown.label,
+                "interval": shown.interval(), "diff": shown.diff, "method": worst.method, "decide": "",
+                "seeds_unmeasured": worst.seeds_unmeasured}
     unknown = [c for c in holds_tests if c.p_greater is None]
     weakest = unknown[0] if unknown else max(holds_tests, key=lambda c: c.p_greater)
     p = None if unknown else weakest.p_greater
-    out = {"p_value": p, "weakest": weakest.label, "interval": weakest.interval(), "diff": weakest.diff,
+    shown = weakest.shown or weakest
+    out = {"p_value": p, "weakest": shown.label, "interval": shown.interval(), "diff": shown.diff,
            "method": weakest.method, "seeds_unmeasured": any(c.seeds_unmeasured for c in holds_tests)}
     if p is not None and p < ALPHA:
         return {**out, "verdict": "holds", "decide": ""}
