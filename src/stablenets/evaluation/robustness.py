@@ -42,6 +42,7 @@ from stablenets.evaluation.checks import preflight
 from stablenets.evaluation.diagnostics import correct, masking_flags, run_probes
 from stablenets.evaluation.suites import apply_overrides, get_suite, validate_suite
 from stablenets.evaluation.summary import pack_outcomes
+from stablenets.progress import Progress
 from stablenets.settings import SettingError
 
 __all__ = ["evaluate_robustness", "NoiseSets", "solver_settings", "SolverBudgetError"]
@@ -94,28 +95,11 @@ def solver_settings(model: nn.Module, solver: dict | None):
             b.settings = s
 
 
-class _Bar:
-    """A tqdm bar over named units of work, or nothing; ``note`` shows what runs now."""
+class _Bar(Progress):
+    """The evaluation's progress over its units of work (attack × radius, noise level)."""
 
     def __init__(self, total: int, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-            # disable=None: quiet when stderr is not a terminal (logs, CI, pipes)
-            self.bar = tqdm(total=total, desc="robustness", unit="task", disable=None)
-
-    def note(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(text[:70], refresh=True)
-
-    def step(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        super().__init__(total, "robustness", unit="task", enabled=enabled)
 
 
 def _generated_noise(x: torch.Tensor, y: torch.Tensor, seed: int) -> NoiseSets:
@@ -333,7 +317,7 @@ def _attacks(model, x, y, clean, cfg, plan, source_model, batch_size, seed, bar)
             flags = state["alive"].get(group, clean.clone())
             idx = flags.nonzero().squeeze(1) if cascade else torch.arange(x.shape[0], device=x.device)
             kw = dataclasses.asdict(settings) | {"seed": seed}
-            if spec.whole_set and "log" in inspect.signature(spec.fn).parameters:
+            if "log" in inspect.signature(spec.fn).parameters:  # iterations and stages, on the bar
                 kw["log"] = lambda line, name=p["name"]: bar.note(f"{name}: {line}")
             t0 = time.perf_counter()
             robust, largest, info = _run_attack(fn, model, x, y, idx, kw, batch_size, Norm.parse(p["norm"]),
