@@ -171,7 +171,7 @@ def _evidence_text(result: dict) -> str:
     if result.get("weakest"):
         span = ""
         if ci and ci[0] != ci[1]:
-            span = f" [{_signed(ci[0])}, {_signed(ci[1])}] (95%)"
+            span = f" [{_signed(ci[0])}, {_signed(ci[1])}] (90% interval)"
         parts.append(f"{'against' if result['verdict'] == 'contradicted' else 'weakest'}: {result['weakest']} "
                      f"{_signed(result['diff'])}{span}" + (f", {result['method']}" if result.get("method") else ""))
     if result.get("seeds_unmeasured") and result.get("method") != "exact":

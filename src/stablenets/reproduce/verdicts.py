@@ -169,7 +169,9 @@ class Comparison:
     parts: dict = field(default_factory=dict)  # {"seeds": var, "test": var}
     shown: "Comparison | None" = None  # what a report prints instead (a tolerance test prints a − b itself)
 
-    def interval(self, level: float = 0.95) -> tuple[float, float] | None:
+    def interval(self, level: float = 0.90) -> tuple[float, float] | None:
+        """The two-sided interval whose ends are the one-sided tests at (1 − level)/2: at 0.90, a
+        difference "holds" at 5% exactly when the interval lies above 0."""
         if self.se is None:
             return None
         if self.se == 0:
