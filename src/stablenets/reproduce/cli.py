@@ -25,9 +25,12 @@ __all__ = ["register", "run_reproduce"]
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("reproduce", help="reproduce a table or figure of papers A-E, paper | ours | Δ",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              add_help=False)
+    p.add_argument("-h", "--help", action=_EntryHelp, help="show this help, or with an ENTRY that entry")
     p.add_argument("entry", nargs="+", metavar="ENTRY",
-                   help="entry ids (C-table1 …), or `list [FILTER]` to show the registry")
+                   help="entry ids (C-table1 …), `list [FILTER]` to show the registry, or `show ENTRY` "
+                        "for one entry: runs, data, protocol, claims, decisions, cost, what is on disk")
     p.add_argument("--scale", choices=["paper", "small", "smoke", "demo"], default=None,
                    help="paper: as published; small: the entry's CPU budget (default); smoke: seconds; "
                         "demo: the budget of `stablenets demo` (entries that have one)")
@@ -118,9 +121,33 @@ def _breakdown(cost) -> None:
     print()
 
 
+class _EntryHelp(argparse._HelpAction):
+    """``reproduce ENTRY --help`` describes the entry; ``reproduce --help`` is the usual help."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        entries = [e for e in (getattr(namespace, "entry", None) or []) if e not in ("list", "show")]
+        if not entries:
+            return super().__call__(parser, namespace, values, option_string)
+        from stablenets.reproduce.describe import describe_entry
+
+        try:
+            text = "\n\n".join(describe_entry(e, getattr(namespace, "out", None)) for e in entries)
+        except ValueError as err:
+            parser.exit(2, f"stablenets reproduce: error: {err}\n")
+        print(text)
+        parser.exit()
+
+
 def run_reproduce(args) -> int:
     if args.entry[0] == "list":
         return _list(args)
+    if args.entry[0] == "show":
+        from stablenets.reproduce.describe import describe_entry
+
+        if len(args.entry) < 2:
+            raise ValueError("reproduce show needs an entry id, e.g. `stablenets reproduce show C-table1`")
+        print("\n\n".join(describe_entry(e, args.out) for e in args.entry[1:]))
+        return 0
     from stablenets.reproduce.registry import get_entry
     from stablenets.reproduce.runner import reproduce
 
