@@ -24,7 +24,7 @@ import numpy as np
 from stablenets.atomic import write_bytes_atomic, write_text_atomic
 
 __all__ = ["flatten_eval", "table_lines", "claim_lines", "canonical_key", "row_stats", "check_claims",
-           "write_report", "paper_rows", "metric_scale"]
+           "write_report", "paper_rows", "metric_scale", "protocol_lines", "side_by_side"]
 
 
 def _num(text: str) -> str:
@@ -247,6 +247,70 @@ def claim_lines(report: dict) -> list[str]:
     return lines
 
 
+def protocol_lines(report: dict) -> list[str]:
+    """Which protocol ran and how it differs from the paper's text (each difference with its source), then
+    the final-epoch and best-epoch test accuracy of every row that trained."""
+    protocol = report.get("protocol")
+    if protocol is None:
+        return []
+    code = report.get("code") or {}
+    lines = [f"## Protocol: {protocol}", ""]
+    if protocol == "paper":
+        lines.append("As the paper states. `--protocol code` runs it as the authors' public code did.")
+    elif protocol == "both":
+        lines.append("The paper's protocol and the authors' public code's, side by side (columns *[paper]* "
+                     "and *[code]*).")
+    if protocol != "paper" and not code.get("released"):
+        lines.append(f"No public code trains this entry ({code.get('repository') or 'no repository'}): "
+                     "the code protocol is the paper's.")
+    if protocol != "paper" and report.get("accuracy_read") == "best":
+        lines.append("Accuracy columns read the best epoch's test accuracy, as the authors' code reports it.")
+    if code.get("note"):
+        lines.append(code["note"])
+    differences = code.get("differences") or []
+    if differences:
+        lines += ["", f"Differences of the authors' code ({code.get('repository')}) from the paper's text:", ""]
+        for d in differences:
+            state = (f"reproduced; changes {', '.join(d['rows'])}" if d.get("rows") else "reproduced") \
+                if d.get("built") else f"not reproduced: {d.get('why')}"
+            lines.append(f"- **{d['id']}**: {d['what']} — source: {d['source']} ({state})")
+    rows = [r for r in report.get("rows", []) if (r.get("accuracy") or {}).get("final", {}).get("n")]
+    if rows:
+        lines += ["", "| row | final-epoch test acc | best-epoch test acc |", "|---|---|---|"]
+        for r in rows:
+            acc = r["accuracy"]
+            lines.append(f"| {r['label']} | {_fmt(acc['final'])} | {_fmt(acc['best'])} |")
+    return lines + [""]
+
+
+def side_by_side(paper: dict, code: dict) -> dict:
+    """One report of an entry's two protocols: each metric twice ([paper], [code]), the claims of both."""
+    metrics = []
+    for m in paper["metrics"]:
+        metrics += [dict(m, key=f"{m['key']}@paper", column=f"{m['column']} [paper]"),
+                    dict(m, key=f"{m['key']}@code", column=f"{m['column']} [code]")]
+    code_rows = {r["label"]: r for r in code["rows"]}
+    rows = []
+    for r in paper["rows"]:
+        c = code_rows.get(r["label"], {})
+        row = dict(r, ours={}, paper={}, delta={}, accuracy={})
+        for which, src in (("paper", r), ("code", c)):
+            for key in ("ours", "paper", "delta"):
+                row[key].update({f"{k}@{which}": v for k, v in (src.get(key) or {}).items()})
+        row["accuracy"] = {"final": (r.get("accuracy") or {}).get("final", {}),
+                           "best": (r.get("accuracy") or {}).get("best", {}),
+                           "code_final": (c.get("accuracy") or {}).get("final", {}),
+                           "code_best": (c.get("accuracy") or {}).get("best", {})}
+        rows.append(row)
+    claims = [dict(cl, text=f"[{which}] {cl['text']}") for which, rep_ in (("paper", paper), ("code", code))
+              for cl in rep_["claims"]]
+    return dict(paper, metrics=metrics, rows=rows, claims=claims, protocol="both", code=code.get("code"),
+                accuracy_read=code.get("accuracy_read"), parts={"paper": paper.get("stat"), "code": code.get("stat")},
+                train_seconds=paper["train_seconds"] + code["train_seconds"],
+                trained_runs=paper["trained_runs"] + code["trained_runs"],
+                wall_seconds=paper["wall_seconds"] + code["wall_seconds"])
+
+
 def _markdown(report: dict) -> str:
     e = report
     lines = [f"# {e['entry']}: {e['title']}", "", f"*{e['source']}* — scale **{e['scale']}**", "",
@@ -261,6 +325,7 @@ def _markdown(report: dict) -> str:
         lines += ["## Does the paper's claim hold in our numbers?", ""]
         lines += claim_lines(e)
         lines.append("")
+    lines += protocol_lines(e)
     if e.get("decisions"):
         lines += ["## Decisions (where the paper is silent)", ""] + [f"- {d}" for d in e["decisions"]] + [""]
     if e.get("needs"):
