@@ -400,7 +400,7 @@ def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None
             es = [(p[1]["ours"].get(metric) or {}).get("std", 0.0) for p in pts]
             ax.errorbar(xs, [np.nan if y is None else y for y in ys], yerr=es, marker="o", capsize=3,
                         label=f"{name} (ours)")
-            pv = [(x, (p[1]["paper"].get(metric) or {}).get("mean")) for x, p in pts]
+            pv = [(x, (p["paper"].get(metric) or {}).get("mean")) for x, p in pts]
             pv = [(x, y) for x, y in pv if y is not None]
             if pv:
                 ax.plot([x for x, _ in pv], [y for _, y in pv], "x--", alpha=0.6, label=f"{name} (paper)")
