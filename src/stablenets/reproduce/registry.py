@@ -17,7 +17,9 @@ paper line by line:
                                ``train``, the paper's numbers ``paper = {metric = value}``; a grid
                                expands ``vars`` (``"{depth}"`` in any string; a value that is exactly
                                ``"{h}"`` keeps the variable's type)
-    claims                     checks of our numbers: order, greater, groups, series_above, trend, close
+    claims                     checks of our numbers: order, greater, groups, series_above, trend, close,
+                               best, means (group means), all_greater (pairs × columns), gap_grows,
+                               magnitude (decimal orders); a column ``from = "diff:a,b"`` is a − b
     decisions                  where the paper is silent: what we do and why (the authors' code, the
                                cited protocol), never presented as the paper's
     small                      the CPU budget of ``--scale small``: its ``note`` says what shrank
@@ -62,7 +64,8 @@ __all__ = ["Entry", "Run", "load_registry", "get_entry", "list_entries", "expand
 KINDS = ("table", "figure", "analysis", "paper-only")
 SCALES = ("paper", "small", "smoke", "demo")
 PROTOCOLS = ("paper", "code")
-CLAIM_KINDS = ("order", "greater", "groups", "series_above", "trend", "close", "best")
+CLAIM_KINDS = ("order", "greater", "groups", "series_above", "trend", "close", "best", "means", "all_greater",
+               "gap_grows", "magnitude")
 _ENTRY_KEYS = {"id", "kind", "title", "source", "claim", "dataset", "seeds", "train", "protocol", "metrics",
                "run", "grid", "claims", "decisions", "small", "demo", "analysis", "draw", "paper_values",
                "needs", "code"}

@@ -102,15 +102,32 @@ def _paper_cell(value):
     return None
 
 
+def derived_value(metric: dict, values: dict) -> float | None:
+    """A derived column ``from = "diff:a,b"``: the row's value of column a minus column b (``abs = true``: its
+    size), e.g. the drop of accuracy under noise; None when either is missing."""
+    a, _, b = metric["from"].partition(":")[2].partition(",")
+    if values.get(a) is None or values.get(b) is None:
+        return None
+    d = float(values[a]) - float(values[b])
+    return abs(d) if metric.get("abs") else d
+
+
 def paper_rows(entry, runs) -> dict[str, dict]:
-    """The paper's numbers by row label: each run's ``paper`` merged with ``paper_values[label]``."""
+    """The paper's numbers by row label: each run's ``paper`` merged with ``paper_values[label]``, and the
+    derived columns (``diff:``) computed from them."""
     out: dict[str, dict] = {}
     for run in runs:
         out.setdefault(run.label, {}).update(run.paper or {})
     for label, values in entry.paper_values.items():
         if isinstance(values, dict) and label != "failed":
             out.setdefault(label, {}).update(values)
-    return {label: {k: c for k, v in row.items() if (c := _paper_cell(v)) is not None} for label, row in out.items()}
+    rows = {label: {k: c for k, v in row.items() if (c := _paper_cell(v)) is not None} for label, row in out.items()}
+    for row in rows.values():
+        means = {k: c["mean"] for k, c in row.items()}
+        for metric in entry.metrics:
+            if metric["from"].startswith("diff:") and (d := derived_value(metric, means)) is not None:
+                row[metric["key"]] = {"mean": d}
+    return rows
 
 
 def _value(stats: dict, stat: str) -> float | None:
@@ -194,6 +211,40 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]])
                 if a is not None and b is not None:
                     holds = abs(a - b) <= tol
                     detail = f"|{a:.4g} − {b:.4g}| = {abs(a - b):.4g} (tolerance {tol:g})"
+        elif kind == "means":  # the mean over one group against the mean over another
+            hi = [v(r) for r in claim["high"] if v(r) is not None]
+            lo = [v(r) for r in claim["low"] if v(r) is not None]
+            if hi and lo:
+                by = float(claim.get("by", 0.0))
+                holds = float(np.mean(hi)) - float(np.mean(lo)) > by
+                detail = f"mean {np.mean(hi):.4g} over {len(hi)} vs {np.mean(lo):.4g} over {len(lo)}"
+                detail += f" (needs > by {by:g})" if by else ""
+        elif kind == "all_greater":  # every pair, every column
+            got = [(a, b, m, (values.get(a) or {}).get(m), (values.get(b) or {}).get(m))
+                   for a, b in claim["pairs"] for m in claim["metrics"]]
+            have = [g for g in got if g[3] is not None and g[4] is not None]
+            if have:
+                fails = [g for g in have if not g[3] > g[4]]
+                holds = not fails
+                detail = f"{len(have) - len(fails)} of {len(have)} comparisons hold"
+                detail += "; not: " + ", ".join(f"{a} {m} {x:.4g} vs {y:.4g}" for a, b, m, x, y in fails[:4]) if fails else ""
+                if len(have) < len(got):
+                    detail += f" ({len(got) - len(have)} without numbers)"
+        elif kind == "gap_grows":  # a − b over the columns in order (weaker to stronger attack)
+            a, b = claim["runs"]
+            gaps = [(m, (values.get(a) or {}).get(m), (values.get(b) or {}).get(m)) for m in claim["metrics"]]
+            gaps = [(m, x - y) for m, x, y in gaps if x is not None and y is not None]
+            if len(gaps) >= 2:
+                ys = [g for _, g in gaps]
+                holds = all(y2 >= y1 for y1, y2 in zip(ys, ys[1:])) and ys[-1] > ys[0]
+                detail = " → ".join(f"{m} {g:+.4g}" for m, g in gaps)
+        elif kind == "magnitude":  # decimal orders of magnitude between two rows' values
+            a, b = v(claim["a"]), v(claim["b"])
+            if a is not None and b is not None and a > 0 and b > 0:
+                by = int(claim.get("by", 1))
+                orders = math.floor(math.log10(a)) - math.floor(math.log10(b))
+                holds = orders >= by
+                detail = f"{claim['a']} {a:.3g} vs {claim['b']} {b:.3g}: {orders} order(s) of magnitude (needs {by})"
         elif kind == "best":
             pool = [l for x, l in series.get(claim["series"], [])] if claim.get("series") else list(values)
             got = {l: v(l) for l in pool if v(l) is not None}

@@ -196,11 +196,14 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
         elif source == "analysis":
             got = (analysis.get(run.label) or {}).get(key)
             value = got[seed_index] if isinstance(got, list) and seed_index < len(got) else got
-        elif source == "ensemble":
-            continue  # filled in after the ensembles are evaluated
+        elif source in ("ensemble", "diff"):
+            continue  # filled in after the ensembles are evaluated; derived from the other columns below
         if isinstance(value, list):
             value = value[0] if value else None
         out[metric["key"]] = None if value is None else float(value) * scale_by
+    for metric in entry.metrics:
+        if metric["from"].startswith("diff:"):
+            out[metric["key"]] = rep.derived_value(metric, out)
     return out
 
 
