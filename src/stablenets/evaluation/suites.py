@@ -18,6 +18,8 @@ A suite is a plain JSON-able dict:
                       ``step_size``, ``max_nfe``); None keeps the checkpoint's
     autoattack        {"required": false}: without the package, true refuses the suite before any
                       work; false runs it without AutoAttack and the report says so
+    fidelity          {"samples": 4}: the pre-flight gradient-fidelity check of models with ODE blocks
+                      or IE-skip loops on that many test points (0: off; see ``fidelity.py``)
 
 Every number below is the paper's, cited by section or table in its ``source``; a value the
 paper leaves open is a named decision (the README's "Evaluation protocols" gives the reasons).
@@ -41,6 +43,7 @@ __all__ = ["SUITES", "get_suite", "list_suites", "apply_overrides", "parse_overr
            "validate_suite", "radii", "STABLENETS"]
 
 STABLENETS = "stablenets (stronger default)"
+FIDELITY_SAMPLES = 4  # test points of the gradient-fidelity pre-flight check (a tight float64 solve each)
 NOISE_GROUPS = ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"]
 SEVERITIES = [1, 2, 3, 4, 5]
 META_KEYS = ("attack", "eps", "alpha_ratio", "source")
@@ -354,6 +357,7 @@ def validate_suite(cfg: dict) -> list[dict]:
         for i, eps in enumerate(radii(f"eps.{norm}", values)):
             check(f"eps.{norm}[{i}]", eps, ge=0, le=1 if norm == "linf" else None)
     check("noise_seed", cfg.get("noise_seed", 0), integer=True, ge=0)
+    check("fidelity.samples", (cfg.get("fidelity") or {}).get("samples", 0), integer=True, ge=0)
     check("seed", cfg.get("seed", 0), integer=True, ge=0)
     diag = cfg.get("diagnostics") or {}
     if diag.get("enabled"):
@@ -410,7 +414,8 @@ def get_suite(name: str, overrides: dict[str, Any] | None = None) -> dict:
         raise SettingError(f"unknown suite {name!r}; valid: {list_suites()}")
     suite = _merge({"name": name, "eps": {}, "noise": {}, "noise_seed": 0, "attacks": {}, "transfer": None,
                     "cascade": False, "diagnostics": DIAGNOSTICS, "adaptive": ADAPTIVE, "solver": SOLVER,
-                    "autoattack": {"required": False}, "seed": 0}, SUITES[name])
+                    "autoattack": {"required": False}, "fidelity": {"samples": FIDELITY_SAMPLES}, "seed": 0},
+                   SUITES[name])
     suite = apply_overrides(suite, overrides)
     validate_suite(suite)
     return suite
