@@ -54,7 +54,7 @@ def test_entry_runs_end_to_end_at_smoke_scale(entry_id, tmp_path):
 
     def measured_here(metric):
         source, _, key = metric["from"].partition(":")
-        if source in ("curve", "ensemble"):
+        if source in ("curve", "ensemble", "preflight"):  # preflight: the fidelity check is off at smoke scale
             return False
         return source != "eval" or key == "clean" or key.split("@")[0].split("/")[0] in ran_attacks
 

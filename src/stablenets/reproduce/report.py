@@ -78,7 +78,7 @@ def lookup(flat: dict[str, float], key: str) -> float | None:
 
 def metric_scale(metric: dict) -> float:
     source = metric["from"].split(":", 1)[0]
-    return float(metric.get("scale", 100.0 if source in ("final", "eval", "curve", "ensemble") else 1.0))
+    return float(metric.get("scale", 100.0 if source in ("final", "eval", "curve", "ensemble") else 1.0))  # preflight: 1
 
 
 def _stats(values: list[float]) -> dict:

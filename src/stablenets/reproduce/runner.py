@@ -191,6 +191,8 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
                 if transfer.is_file():
                     flat.update(rep.flatten_eval({"transfer": json.loads(transfer.read_text())}))
             value = rep.lookup(flat, key)
+        elif source == "preflight" and task is not None and task.eval_path is not None and task.eval_path.is_file():
+            value = (json.loads(task.eval_path.read_text()).get("preflight") or {}).get("values", {}).get(key)
         elif source == "model":
             value = analyses.model_metric(run.config, key)
         elif source == "analysis":
