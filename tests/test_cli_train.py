@@ -23,6 +23,7 @@ def test_train_smoke_then_evaluate_the_checkpoint(tmp_path, capsys):
                  "optim.lr=0.05", "--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "done: test accuracy" in text and f"stablenets evaluate {out}/model.safetensors" in text
+    assert "its accuracy means nothing" in text, "smoke scale says plainly what its number is"
     config = json.loads((out / "config.json").read_text())
     assert config["optim"]["lr"] == 0.05 and config["model"]["name"] == "zerosnet-opt-8"
     assert main(["evaluate", str(out / "model.safetensors"), "--suite", "quick", "--n", "32", "--device", "cpu",

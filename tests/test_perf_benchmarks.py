@@ -265,3 +265,21 @@ def test_every_model_the_benchmarks_time_is_a_preset():
     names |= {f"{s}-{d}" for s in bench_schemes.SCALING_SCHEMES for d in (20, 32, 56, 110)}
     names |= {*bench_schemes.CONTINUOUS, *profile_step.MODELS, "resnet-20"}
     assert names <= set(stablenets.list_models()), names - set(stablenets.list_models())
+
+
+def test_throughput_table_rows_have_the_cost_tables_format(tmp_path):
+    """benchmarks/throughput.py --quick writes rows that reproduce/costs.py can read: every path
+    measured, rates positive, the stacked row counting all its runs."""
+    import json
+
+    from benchmarks import throughput
+
+    assert throughput.main(["--device", "cpu", "--out", str(tmp_path), "--quick", "--source", "test"]) == 0
+    table = json.loads((tmp_path / "throughput.json").read_text())
+    assert [s["id"] for s in table["sources"]] == ["test"] and not table.get("failed")
+    paths = {(r["path"], r["pack"]) for r in table["rows"]}
+    assert paths == {("eager", 1), ("fast", 1), ("packed", 2)}
+    for row in table["rows"]:
+        assert row["source"] == "test" and row["model"] == "resnet-8" and row["train_images_per_s"] > 0
+    eager = next(r for r in table["rows"] if r["path"] == "eager")
+    assert eager["attack_images_per_s"] > 0

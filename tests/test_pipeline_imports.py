@@ -33,7 +33,7 @@ STAGES = ["foundation", "config", "data", "model", "attacks", "checkpoint", "tra
 # Longest prefix wins.
 STAGE_OF = {
     "stablenets.settings": "foundation", "stablenets.atomic": "foundation", "stablenets.device": "foundation",
-    "stablenets.overrides": "foundation",
+    "stablenets.overrides": "foundation", "stablenets.progress": "foundation",
     "stablenets.training.config": "config", "stablenets.reproduce.registry": "config",
     "stablenets.data": "data",
     "stablenets.stability": "model", "stablenets.schemes": "model", "stablenets.models": "model",

@@ -73,11 +73,12 @@ def test_milestones_divide_by_ten_from_the_first_step_of_their_epoch_and_not_bef
 
 
 def test_the_training_loop_runs_each_step_at_its_scheduled_lr(tmp_path, monkeypatch):
-    from stablenets.training import train, trainer
+    from stablenets.training import train
+    from stablenets.training.fastpath import StepRunner
 
     seen = []
-    real = trainer.set_lr
-    monkeypatch.setattr(trainer, "set_lr", lambda opt, lr: (seen.append(lr), real(opt, lr)))
+    real = StepRunner._set_lr
+    monkeypatch.setattr(StepRunner, "_set_lr", lambda self, lr: (seen.append(lr), real(self, lr)))
     cfg = apply_overrides(TrainConfig(), [
         "data.dataset=embedded-mnist", "model.name=resnet-8", "model.overrides.widths=[4, 4, 4]",
         "data.batch_size=16", "data.train_subset=64", "data.test_subset=16", "run.epochs=2",

@@ -204,12 +204,22 @@ def test_stale_temporary_files_are_removed_at_the_next_start(tmp_path):
 
 
 def test_a_second_writer_of_one_run_folder_is_refused(tmp_path):
-    from stablenets.training.rundir import RunLock
+    """Another process holds the run's lease: train refuses, naming it; once it is gone the run goes ahead."""
+    import sys
 
-    with RunLock(tmp_path):
-        with pytest.raises(ValueError, match=f"another process \\(pid {os.getpid()}\\) is writing"):
+    code = ("import sys; from stablenets.training.lease import Lease; "
+            f"Lease({str(tmp_path)!r}).hold(); print('held', flush=True); sys.stdin.readline()")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ValueError, match=f"another process \\(pid {holder.pid} on .*\\) is writing"):
             train(tiny(), tmp_path, device="cpu", log=quiet)
-    train(tiny("run.epochs=1"), tmp_path, device="cpu", log=quiet)  # released: the run goes ahead
+        assert not (tmp_path / "config.json").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    train(tiny("run.epochs=1"), tmp_path, device="cpu", log=quiet)  # its process is gone: the run goes ahead
 
 
 @pytest.fixture

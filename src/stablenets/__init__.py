@@ -7,8 +7,23 @@ scheme (how the history of states and the branch output make the next state)::
     model = stablenets.create_model("zerosnet-opt-56", num_classes=10)
     stablenets.list_models()
 """
-from stablenets.models.registry import create_model, list_models
-from stablenets.schemes import get_scheme, list_schemes
+# Loaded on first use (PEP 562): the command line starts without torch.
+_LAZY = {
+    "create_model": "stablenets.models.registry",
+    "list_models": "stablenets.models.registry",
+    "get_scheme": "stablenets.schemes",
+    "list_schemes": "stablenets.schemes",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stablenets' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
 
 
 def train(config, run_dir, **kwargs):

@@ -1,6 +1,6 @@
 """The ``stablenets`` command: a thin shell over the library.
 
-Subcommands: models, data, train, evaluate, analyze, demo. Each area of the
+Subcommands: models, data, train, evaluate, analyze, demo, reproduce. Each area of the
 library registers its own subcommand (``register(subparsers)``) and returns an
 exit code; this module only assembles them and turns a user's mistake (ValueError, including
 SettingError and CheckpointError; an OSError such as a missing file or an unwritable output)
@@ -10,10 +10,44 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+import warnings
 
-SUBCOMMAND_MODULES = ("stablenets.data.cli", "stablenets.training.cli", "stablenets.evaluation.cli",
-                      "stablenets.analysis.cli", "stablenets.demo", "stablenets.reproduce.cli")
+# command: (module that registers it, one-line help). A command's module is imported only when that
+# command runs (or shows its help): `stablenets --help` and argument errors start without torch.
+COMMANDS = {
+    "models": (None, "list the model presets with their parameter counts"),
+    "data": ("stablenets.data.cli", "list, describe and download data sets"),
+    "train": ("stablenets.training.cli", "train an experiment (natural, PGD-AT, TRADES, noisy)"),
+    "evaluate": ("stablenets.evaluation.cli", "robustness report of a checkpoint (a paper's protocol)"),
+    "analyze": ("stablenets.analysis.cli", "figures and tables of the papers for your models and runs"),
+    "demo": ("stablenets.demo", "reproduce findings of the papers on packaged data (CPU, under two minutes)"),
+    "reproduce": ("stablenets.reproduce.cli", "reproduce a table or figure of papers A-E, paper | ours | Δ"),
+}
+SUBCOMMAND_MODULES = tuple(module for module, _ in COMMANDS.values() if module)
+
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain(text: str | None) -> str | None:
+    """Help text without reStructuredText markup: ``x`` and :func:`x` read as x, a closing "::" as ":"."""
+    if not text:
+        return text
+    text = _LITERAL.sub(r"\1", _ROLE.sub(r"\1", text))
+    return re.sub(r"(\S)::$", r"\1:", re.sub(r" ::$", "", text, flags=re.M), flags=re.M)
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """``parser`` and its subcommands' help without RST markup (module docstrings serve as help)."""
+    parser.description, parser.epilog = plain(parser.description), plain(parser.epilog)
+    for action in parser._actions:
+        if isinstance(action.help, str):
+            action.help = plain(action.help)
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _plain_help(child)
 
 
 def _models(args) -> int:
@@ -25,34 +59,60 @@ def _models(args) -> int:
         return 2
     print(f"{'name':<30} {'params':>9}  {'backbone':<24} {'width':>5}  {'data set':<9} {'twin':<18} "
           f"{'paper':<7} {'tables':<30} description")
+    warned: dict[str, list[str]] = {}
     for name in names:
         preset = get_preset(name)
-        count = sum(p.numel() for p in create_model(name).parameters())
+        with warnings.catch_warnings(record=True) as caught:  # said once, under the table
+            warnings.simplefilter("always")
+            count = sum(p.numel() for p in create_model(name).parameters())
+        for w in caught:
+            warned.setdefault(type(w.message).__name__, []).append(name)
         width = "" if preset.width is None else str(preset.width)
         print(f"{name:<30} {count / 1e6:>8.2f}M  {preset.backbone:<24} {width:>5}  {preset.dataset:<9} "
               f"{preset.twin:<18} {preset.paper:<7} {preset.table or '-':<30} {preset.description}")
+    for kind, which in warned.items():
+        shown = ", ".join(which[:6]) + (f" and {len(which) - 6} more" if len(which) > 6 else "")
+        print(f"\nnote: {len(which)} preset(s) raise a {kind} when built ({shown})"
+              + (": their multistep coefficients break the root condition or consistency, as the papers' "
+                 "counter-examples do" if kind == "StabilityWarning" else ""))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_of(argv: list[str]) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), or None."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMANDS else None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; every command registers fully when ``argv`` is None, else only the one ``argv`` names
+    (the others are listed with their one-line help)."""
     parser = argparse.ArgumentParser(prog="stablenets", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    models = sub.add_parser("models", help="list the model presets with their parameter counts")
-    models.add_argument("filter", nargs="?", help="show only names containing this text")
-    models.set_defaults(func=_models)
-    for name in SUBCOMMAND_MODULES:
+    chosen = None if argv is None else _command_of(argv)
+    for name, (module_name, help_) in COMMANDS.items():
+        if argv is not None and name != chosen:
+            sub.add_parser(name, help=help_)
+            continue
+        if module_name is None:
+            models = sub.add_parser("models", help=help_)
+            models.add_argument("filter", nargs="?", help="show only names containing this text")
+            models.set_defaults(func=_models)
+            continue
         try:
-            module = importlib.import_module(name)
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as err:
-            if err.name != name:
+            if err.name != module_name:
                 raise
             continue
         module.register(sub)
+    _plain_help(parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except BrokenPipeError:  # output piped into `head` and closed: not an error

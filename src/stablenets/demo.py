@@ -38,16 +38,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _summary(results: list[dict], seconds: float) -> str:
-    from stablenets.reproduce.report import claim_lines, table_lines
+    from stablenets.reproduce.report import claim_lines, table_legend, table_lines
 
     lines = ["# stablenets demo", "",
              f"{len(results)} entries of the papers at the demo scale, {seconds:.0f} s in all. "
              "Paper | ours | Δ; the demo budget is far below the papers' (each entry's note says how far).", ""]
     for result in results:
         report = result["report"]
-        lines += [f"## {report['entry']}: {report['title']}", "", f"**Claim.** {report['claim']}", "",
-                  f"**Demo scale.** {report['scale_note']}", ""]
-        lines += table_lines(report, ran_only=True) + [""] + claim_lines(report)
+        lines += [f"## {report['entry']}: {report['title']}", ""]
+        if report.get("trains"):
+            lines += [f"**The demo trains** {report['trains']} (the paper's setting is in the title).", ""]
+        lines += [f"**Claim.** {report['claim']}", ""]
+        if report.get("scale_note"):
+            lines += [f"**Demo scale.** {report['scale_note']}", ""]
+        lines += table_lines(report, ran_only=True) + ["", table_legend(report), ""] + claim_lines(report)
         lines += ["", f"Report: {result['paths']['table.md']}; at paper scale: "
                       f"`stablenets reproduce {report['entry']} --scale paper`", ""]
     return "\n".join(lines)
@@ -71,9 +75,11 @@ def run_demo(args: argparse.Namespace) -> int:
         result = reproduce(entry_id, scale="demo", launcher="inline", out=out, log=lambda *_: None)
         results.append(result)
         report = result["report"]
-        held = [c["holds"] for c in report["claims"]]
-        print(f"  {entry_id:<10} {time.perf_counter() - t0:5.1f}s  claims holding: {sum(h is True for h in held)} "
-              f"of {len(held)}", flush=True)
+        verdicts = [c["verdict"] for c in report["claims"]]
+        counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("contradicted", "inconclusive", "not checked")
+                           if verdicts.count(v))
+        print(f"  {entry_id:<10} {time.perf_counter() - t0:5.1f}s  claims holding: {verdicts.count('holds')} "
+              f"of {len(verdicts)}" + (f" ({counts})" if counts else ""), flush=True)
     seconds = time.perf_counter() - started
     text = _summary(results, seconds)
     write_text_atomic(out / "demo.md", text + "\n")

@@ -1,13 +1,13 @@
 """One place that turns a ``--device`` setting into a torch.device."""
 from __future__ import annotations
 
-import torch
-
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
     """``auto`` picks CUDA when available; asking for CUDA without it is one clear error."""
+    import torch  # here, not at the top: the command line parses its arguments without torch
+
     if isinstance(name, torch.device):
         return name
     if name == "auto":

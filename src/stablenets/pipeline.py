@@ -36,11 +36,11 @@ from stablenets.settings import SettingError
 from stablenets.training import NonFiniteLossError, TrainConfig, check_settings, smoke, train
 from stablenets.training import distributed as D
 from stablenets.training.rundir import check_out_dir
+from stablenets.training.scale import SCALES
 
 __all__ = ["prepare", "train_and_evaluate", "run_seeds", "evaluate_checkpoints", "check_report_target",
            "format_stats", "SCALES"]
 
-SCALES = ("paper", "smoke")
 
 
 def _say(*args) -> None:

@@ -14,9 +14,18 @@ accepts. The command line turns a :class:`SettingError` into one line on stderr 
 
 Plain values (outside a dataclass) are checked with :func:`check`, which takes the same
 keywords. Ranges: ``ge``/``gt``/``le``/``lt`` bounds, ``integer`` (an int, not a bool or a float),
-``finite`` (default on for numbers: NaN and ±inf are refused), ``choices`` (a value among these),
-``nonempty`` (a sequence or string with at least one element), ``each`` (a dict of these keywords
-applied to every element of a list or tuple).
+``number`` (an int or a float, not a bool), ``finite`` (default on for numbers: NaN and ±inf are
+refused), ``choices`` (a value among these), ``nonempty`` (a sequence or string with at least one
+element), ``each`` (a dict of these keywords applied to every element of a list or tuple),
+``broadcast`` (a single number also stands for every element, and is checked by ``each``).
+
+The keyword arguments of a function (a model builder) declare their ranges with :func:`ranges`,
+the same keywords per argument, and are checked with :func:`check_arguments`:
+
+    @ranges(width=dict(integer=True, ge=1), dropout=dict(ge=0, lt=1))
+    def wide_resnet(width=10, dropout=0.0): ...
+
+    check_arguments(wide_resnet, {"width": 0})   # SettingError: width = 0: must be ≥ 1 (accepted: …)
 """
 from __future__ import annotations
 
@@ -25,9 +34,11 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SettingError", "setting", "check", "validate", "describe", "range_text"]
+__all__ = ["SettingError", "setting", "check", "validate", "describe", "range_text", "ranges", "argument_ranges",
+           "check_arguments"]
 
-_RANGE_KEYS = ("ge", "gt", "le", "lt", "integer", "finite", "choices", "nonempty", "each", "optional")
+_RANGE_KEYS = ("ge", "gt", "le", "lt", "integer", "number", "finite", "choices", "nonempty", "each", "broadcast",
+               "optional")
 
 
 class SettingError(ValueError):
@@ -53,6 +64,8 @@ def range_text(**range_: Any) -> str:
         parts.append("one of " + ", ".join(repr(c) for c in range_["choices"]))
     if range_.get("integer"):
         parts.append("an integer")
+    elif range_.get("number"):
+        parts.append("a finite number" if range_.get("finite", True) else "a number")
     for key, symbol in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
         if range_.get(key) is not None:
             parts.append(f"{symbol} {range_[key]:g}" if isinstance(range_[key], float) else f"{symbol} {range_[key]}")
@@ -60,6 +73,8 @@ def range_text(**range_: Any) -> str:
         parts.append("not empty")
     if range_.get("each"):
         parts.append("each element " + range_text(**range_["each"]))
+    if range_.get("broadcast"):
+        parts.append("or one number for every element")
     if range_.get("optional"):
         parts.append("or None")
     return ", ".join(parts) if parts else "any value"
@@ -70,13 +85,15 @@ def _is_number(value: Any) -> bool:
 
 
 def check(name: str, value: Any, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
-          integer: bool = False, finite: bool = True, choices: Sequence | None = None,
-          nonempty: bool = False, each: dict | None = None, optional: bool = False) -> Any:
+          integer: bool = False, number: bool = False, finite: bool = True, choices: Sequence | None = None,
+          nonempty: bool = False, each: dict | None = None, broadcast: bool = False, optional: bool = False) -> Any:
     """Return ``value`` if it lies in the range, else raise one :class:`SettingError` naming ``name``."""
     if value is None and optional:
         return value
-    range_ = dict(ge=ge, gt=gt, le=le, lt=lt, integer=integer, choices=choices, nonempty=nonempty, each=each,
-                  optional=optional)
+    if broadcast and _is_number(value):  # one number for every element
+        return check(name, value, **dict(each or {}, number=True))
+    range_ = dict(ge=ge, gt=gt, le=le, lt=lt, integer=integer, number=number, finite=finite, choices=choices,
+                  nonempty=nonempty, each=each, broadcast=broadcast, optional=optional)
 
     def fail(why: str) -> SettingError:
         return SettingError(f"{name} = {value!r}: {why} (accepted: {range_text(**range_)})")
@@ -86,7 +103,7 @@ def check(name: str, value: Any, *, ge: Any = None, gt: Any = None, le: Any = No
     if integer and not (isinstance(value, int) and not isinstance(value, bool)):
         raise fail("must be an integer")
     bounded = any(b is not None for b in (ge, gt, le, lt))
-    if bounded or integer:
+    if bounded or integer or number:
         if not _is_number(value):
             raise fail("must be a number")
     if _is_number(value) and finite and not math.isfinite(value):
@@ -138,3 +155,36 @@ def describe(cls: Any, prefix: str = "") -> list[tuple[str, Any, str, str]]:
         if "range" in f.metadata:
             rows.append((name, default, f.metadata.get("help", ""), range_text(**f.metadata["range"])))
     return rows
+
+
+def ranges(**declared: dict) -> Any:
+    """Declare the valid range of keyword arguments of a function: ``argument=dict(<check keywords>)``."""
+    for name, range_ in declared.items():
+        unknown = set(range_) - set(_RANGE_KEYS)
+        if unknown:
+            raise TypeError(f"{name}: unknown range keyword(s) {sorted(unknown)}; valid: {list(_RANGE_KEYS)}")
+
+    def mark(fn):
+        import inspect
+
+        unknown = set(declared) - set(inspect.signature(fn).parameters)
+        if unknown:
+            raise TypeError(f"{fn.__name__} has no argument(s) {sorted(unknown)} to declare a range for")
+        fn.__setting_ranges__ = {**getattr(fn, "__setting_ranges__", {}), **declared}
+        return fn
+
+    return mark
+
+
+def argument_ranges(fn: Any) -> dict[str, dict]:
+    """{argument: range} declared for ``fn`` with :func:`ranges`."""
+    return dict(getattr(fn, "__setting_ranges__", {}))
+
+
+def check_arguments(fn: Any, args: dict, prefix: str = "") -> dict:
+    """Check every argument in ``args`` that ``fn`` declares a range for; return ``args``."""
+    declared = argument_ranges(fn)
+    for name, value in args.items():
+        if name in declared:
+            check(f"{prefix}{name}", value, **declared[name])
+    return args

@@ -57,13 +57,17 @@ def _run(args) -> int:
     return 0
 
 
+# The kinds of analysis.kinds.KINDS, named here so that parsing the arguments imports no analysis
+# (a test keeps the two equal).
+KIND_NAMES = ("coefficients", "dynamics", "flow", "jacobian", "landscape", "solver", "stability", "sweeps")
+
+
 def register(subparsers) -> None:
-    from stablenets.analysis.kinds import KINDS
     from stablenets.device import add_device_argument
 
     p = subparsers.add_parser("analyze", help="figures and tables of the papers for your models and runs",
                               description=__doc__)
-    p.add_argument("kind", choices=sorted(KINDS))
+    p.add_argument("kind", choices=KIND_NAMES)
     p.add_argument("inputs", nargs="*", help="checkpoints (model.safetensors or run dirs), run dirs, or schemes")
     p.add_argument("--out", help="output directory (default: the first run directory, else ./analysis)")
     add_device_argument(p)

@@ -15,6 +15,7 @@ lr and δ default to the cleverhans values (0.01, 0.01).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -48,8 +49,9 @@ def _margins(model: nn.Module, points: torch.Tensor, y: torch.Tensor, chunk: int
 @torch.no_grad()
 def spsa(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 0.031, steps: int = 20,
          samples: int = 32, lr: float = 0.01, *, delta: float = 0.01, chunk: int | None = None,
-         seed: int = 0) -> torch.Tensor:
-    """Untargeted L∞ SPSA; returns the worst iterate per sample (largest margin)."""
+         seed: int = 0, log: Callable[[str], object] | None = None) -> torch.Tensor:
+    """Untargeted L∞ SPSA; returns the worst iterate per sample (largest margin). ``log`` hears of each
+    iteration ("iteration t/steps"): a long attack shows its progress."""
     from stablenets.attacks.registry import get_attack_spec
 
     get_attack_spec("spsa").make(dict(eps=eps, steps=steps, samples=samples, lr=lr, delta=delta, chunk=chunk))
@@ -76,4 +78,6 @@ def spsa(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float = 0.031,
             m = margin(model(x_adv), y)
             better = m > best_m
             best_x, best_m = torch.where(better.view(view), x_adv, best_x), torch.where(better, m, best_m)
+            if log is not None:
+                log(f"iteration {t}/{steps}")
     return best_x

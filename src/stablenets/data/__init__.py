@@ -10,14 +10,38 @@
     for xb, yb in data.make_batcher(x, y, 128, "cuda", augment=True): ...
 """
 from stablenets.data._files import ChecksumError, CorruptFileError, DataError
-from stablenets.data.batcher import DeviceBatcher, StreamingBatcher, make_batcher
-from stablenets.data.corruptions import (corrupt, gaussian_noise_train, normalised_gaussian_noise,
-                                         noisy_training_input, replace_characters)
 from stablenets.data.download import download
 from stablenets.data.info import DatasetInfo, dataset_info, list_datasets
-from stablenets.data.loaders import load
-from stablenets.data.noise_sets import NoiseTestSet, noise_test_set
-from stablenets.data.prepare import Splits, load_splits, load_test_points, to_model_input
+
+# Loaded on first use (PEP 562): the command line starts without torch.
+_LAZY = {
+    "DeviceBatcher": "stablenets.data.batcher",
+    "StreamingBatcher": "stablenets.data.batcher",
+    "make_batcher": "stablenets.data.batcher",
+    "corrupt": "stablenets.data.corruptions",
+    "gaussian_noise_train": "stablenets.data.corruptions",
+    "normalised_gaussian_noise": "stablenets.data.corruptions",
+    "noisy_training_input": "stablenets.data.corruptions",
+    "replace_characters": "stablenets.data.corruptions",
+    "load": "stablenets.data.loaders",
+    "NoiseTestSet": "stablenets.data.noise_sets",
+    "noise_test_set": "stablenets.data.noise_sets",
+    "Splits": "stablenets.data.prepare",
+    "load_splits": "stablenets.data.prepare",
+    "load_test_points": "stablenets.data.prepare",
+    "to_model_input": "stablenets.data.prepare",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stablenets.data' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["load", "dataset_info", "list_datasets", "download", "DatasetInfo",
            "DataError", "ChecksumError", "CorruptFileError", "corrupt", "gaussian_noise_train", "normalised_gaussian_noise", "noisy_training_input",

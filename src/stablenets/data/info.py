@@ -41,6 +41,15 @@ INFO: dict[str, DatasetInfo] = {
 }
 
 
+# The size of each fixed test split (moons and imagefolder vary: None).
+TEST_POINTS = {"cifar10": 10000, "cifar100": 10000, "mnist": 10000, "ag_news": 7600, "embedded-mnist": 1000}
+
+
+def test_points(name: str) -> int | None:
+    """How many points the whole test split of ``name`` holds (None where it is not fixed)."""
+    return TEST_POINTS.get(name)
+
+
 def list_datasets() -> list[str]:
     """Names accepted by :func:`stablenets.data.load`."""
     return list(INFO)

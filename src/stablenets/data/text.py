@@ -21,7 +21,6 @@ import csv
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from stablenets.data._files import CorruptFileError, check_md5, missing_layout
 from stablenets.data.sources import AG_NEWS_FILES
@@ -60,4 +59,6 @@ def load_ag_news(root: Path, split: str, verify: bool = True, length: int = SEQU
             codes.append(quantize(" ".join(row[:0:-1]).replace("\\n", "\n"), length))
     if not labels:
         raise CorruptFileError(f"{path} is empty; download it again.")
+    import torch
+
     return torch.from_numpy(np.stack(codes)), torch.tensor(labels, dtype=torch.int64)

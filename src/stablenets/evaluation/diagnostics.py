@@ -55,7 +55,15 @@ def binomial_tail(k: int, n: int, p: float) -> float:
     """P(X ≥ k) for X ~ Binomial(n, p), exactly."""
     if k <= 0:
         return 1.0
-    return float(min(1.0, sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k, n + 1))))
+    if k > n or p <= 0.0:
+        return 0.0
+    if p >= 1.0:
+        return 1.0
+    # In logs: the terms of thousands of trials overflow a float (C(2000, 1000) ≈ 10^600).
+    logs = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p)
+            + (n - i) * math.log1p(-p) for i in range(k, n + 1)]
+    top = max(logs)
+    return float(min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs)))
 
 
 def mcnemar(reference: list[bool], challenger: list[bool]) -> dict:

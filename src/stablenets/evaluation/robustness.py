@@ -41,6 +41,8 @@ from stablenets.attacks.base import Norm, per_sample_norm
 from stablenets.evaluation.checks import preflight
 from stablenets.evaluation.diagnostics import correct, masking_flags, run_probes
 from stablenets.evaluation.suites import apply_overrides, get_suite, validate_suite
+from stablenets.evaluation.summary import pack_outcomes
+from stablenets.progress import Progress
 from stablenets.settings import SettingError
 
 __all__ = ["evaluate_robustness", "NoiseSets", "solver_settings", "SolverBudgetError"]
@@ -93,28 +95,11 @@ def solver_settings(model: nn.Module, solver: dict | None):
             b.settings = s
 
 
-class _Bar:
-    """A tqdm bar over named units of work, or nothing; ``note`` shows what runs now."""
+class _Bar(Progress):
+    """The evaluation's progress over its units of work (attack × radius, noise level)."""
 
     def __init__(self, total: int, enabled: bool):
-        self.bar = None
-        if enabled:
-            from tqdm.auto import tqdm
-            # disable=None: quiet when stderr is not a terminal (logs, CI, pipes)
-            self.bar = tqdm(total=total, desc="robustness", unit="task", disable=None)
-
-    def note(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(text[:70], refresh=True)
-
-    def step(self, name: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(name)
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        super().__init__(total, "robustness", unit="task", enabled=enabled)
 
 
 def _generated_noise(x: torch.Tensor, y: torch.Tensor, seed: int) -> NoiseSets:
@@ -225,6 +210,7 @@ def evaluate_robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, suit
             try:
                 clean = correct(model, x, y, batch_size)
                 result["clean"] = float(clean.float().mean())
+                result["clean_outcomes"] = pack_outcomes(clean.tolist())
                 result["noise"] = _noise(model, x, y, cfg["noise"], noise_sets, batch_size,
                                          int(cfg.get("noise_seed", 0)), bar)
                 state = _attacks(model, x, y, clean, cfg, plan, source_model, batch_size, seed, bar)
@@ -304,8 +290,10 @@ def _record(state: dict, name: str, res: dict, norm: str, eps, mine: torch.Tenso
     flags = state["alive"].get(group, clean.clone())
     state["alive"][group] = flags & mine
     state["members"].setdefault(group, []).append(name)
-    res["accuracy"][key] = float((state["alive"][group] if state["cascade"] else mine).float().mean())
+    scored = state["alive"][group] if state["cascade"] else mine
+    res["accuracy"][key] = float(scored.float().mean())
     res.setdefault("correct", {})[key] = int(mine.sum())
+    res.setdefault("outcomes", {})[key] = pack_outcomes(scored.tolist())  # for paired tests between models
     state["per_attack"].setdefault(name, res)
 
 
@@ -330,7 +318,7 @@ def _attacks(model, x, y, clean, cfg, plan, source_model, batch_size, seed, bar)
             flags = state["alive"].get(group, clean.clone())
             idx = flags.nonzero().squeeze(1) if cascade else torch.arange(x.shape[0], device=x.device)
             kw = dataclasses.asdict(settings) | {"seed": seed}
-            if spec.whole_set and "log" in inspect.signature(spec.fn).parameters:
+            if "log" in inspect.signature(spec.fn).parameters:  # iterations and stages, on the bar
                 kw["log"] = lambda line, name=p["name"]: bar.note(f"{name}: {line}")
             t0 = time.perf_counter()
             robust, largest, info = _run_attack(fn, model, x, y, idx, kw, batch_size, Norm.parse(p["norm"]),

@@ -36,8 +36,8 @@ from typing import Sequence
 from torch import nn
 
 from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, checked_normalization,
-                                      conv3x3, he_init, norm_kind, norm_layer, post_basic_block)
-from stablenets.settings import check
+                                      conv3x3, he_init, NORMS, norm_kind, norm_layer, post_basic_block)
+from stablenets.settings import check, ranges
 from stablenets.models.network import SchemeNet
 from stablenets.schemes import get_scheme
 
@@ -49,6 +49,17 @@ def make_scheme(scheme, scheme_args):
 
 
 INITS = ("he", "torch")
+
+# Declared ranges of the builders' arguments (stablenets.settings.ranges), checked by create_model before
+# anything is built. A depth's finer rule (6n+2, a known layout) is the builder's own error.
+POSITIVE_INT = dict(integer=True, ge=1)
+BOOL = dict(choices=(False, True))
+SHORTCUT_KERNEL = dict(choices=(1, 3))
+NORM = dict(choices=(False, True) + NORMS)
+IMAGE_INPUT = dict(num_classes=POSITIVE_INT, in_channels=POSITIVE_INT, image_size=POSITIVE_INT,
+                   mean=dict(nonempty=True, each=dict(number=True), broadcast=True),
+                   std=dict(nonempty=True, each=dict(gt=0), broadcast=True))
+INIT = dict(choices=INITS)
 
 
 def _image_net(blocks, stem, head_channels, num_classes, scheme, scheme_args, in_channels, mean, std, init="torch",
@@ -72,6 +83,8 @@ def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_bl
     return blocks, cin
 
 
+@ranges(depth=dict(integer=True, ge=8), bottleneck=BOOL, widths=dict(nonempty=True, each=POSITIVE_INT),
+        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, init=INIT, **IMAGE_INPUT)
 def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), shortcut_kernel: int = 1,
                  norm: bool | str = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
                  std=None, image_size=32, init="torch"):
@@ -90,6 +103,8 @@ def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (
                       in_channels, mean, std, init, norm)
 
 
+@ranges(depth=dict(integer=True, ge=10), widen=POSITIVE_INT, dropout=dict(ge=0, lt=1),
+        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, init=INIT, **IMAGE_INPUT)
 def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut_kernel: int = 1,
                 norm: bool | str = "batch", *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3,
                 mean=None, std=None, image_size=32, stem: nn.Module | None = None, init="torch"):
@@ -104,6 +119,8 @@ def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut
                       scheme_args, in_channels, mean, std, init, norm)
 
 
+@ranges(depth=dict(integer=True, ge=11), cardinality=POSITIVE_INT, base_width=POSITIVE_INT, init=INIT,
+        **IMAGE_INPUT)
 def resnext(depth: int = 29, cardinality: int = 8, base_width: int = 64, *, num_classes=10, scheme="euler",
             scheme_args=None, in_channels=3, mean=None, std=None, image_size=32, init="torch"):
     if (depth - 2) % 9:
@@ -130,6 +147,8 @@ def imagenet_stem(in_channels: int, width: int, image_size: int, norm: str = "ba
                          nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
 
 
+@ranges(depth=dict(choices=tuple(sorted(IMAGENET_LAYOUTS))), width=POSITIVE_INT, shortcut_kernel=SHORTCUT_KERNEL,
+        norm=NORM, init=INIT, **IMAGE_INPUT)
 def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, norm: bool | str = "batch", *,
                     num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None,
                     image_size=32, stem: nn.Module | None = None, init="torch"):
@@ -144,6 +163,7 @@ def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, 
     return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std, init, norm)
 
 
+@ranges(width=POSITIVE_INT, init=INIT, **IMAGE_INPUT)
 def resnet10(width: int = 64, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
              std=None, image_size=32, stem: nn.Module | None = None, init="torch"):
     """Paper D's ResNet10 (§5.1): conv3×3–BN–ReLU, then four 1-layer basic blocks, pooling, a linear layer.

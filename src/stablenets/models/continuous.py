@@ -34,15 +34,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from stablenets.models.backbones import make_scheme, resnet10, wide_resnet
+from stablenets.models.backbones import BOOL, IMAGE_INPUT, POSITIVE_INT, make_scheme, resnet10, wide_resnet
 from stablenets.models.layers import Normalize, checked_normalization
 from stablenets.models.network import SchemeNet
 from stablenets.schemes.base import ResidualBlock
-from stablenets.schemes.continuous import (ODESettings, SkewLinearODEClassifier, SkewODEBlock, channel_copy,
+from stablenets.schemes.continuous import (FEATURE_Z0, ODESettings, SkewLinearODEClassifier, SkewODEBlock, channel_copy,
                                            group_norm)
-from stablenets.settings import check
+from stablenets.settings import check, ranges
 
 PAPER_D = ODESettings()
+SKEW = dict(gamma=dict(ge=0), z0=dict(choices=FEATURE_Z0), norm=BOOL)  # the skew ODE block's own arguments
 
 
 class SONet(nn.Module):
@@ -70,9 +71,11 @@ class SONet(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
+@ranges(width=POSITIVE_INT, blocks_per_stage=POSITIVE_INT, class_z0=dict(number=True), class_sigma_first=BOOL, **SKEW,
+        **IMAGE_INPUT)
 def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: str = "input", class_z0: float = 1.0,
-          norm: bool = True, class_sigma_first: bool = False, ode: ODESettings = PAPER_D, *, num_classes=10, in_channels=3, mean=None, std=None,
-          image_size=32):
+          norm: bool = True, class_sigma_first: bool = False, ode: ODESettings = PAPER_D, *, num_classes=10,
+          in_channels=3, mean=None, std=None, image_size=32):
     check("blocks_per_stage", blocks_per_stage, ge=1, integer=True)
     mean, std = checked_normalization(in_channels, mean, std)
 
@@ -89,6 +92,7 @@ def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: st
     return SONet(Normalize(mean, std), blocks, classifier, in_channels)
 
 
+@ranges(width=POSITIVE_INT, skew=BOOL, **SKEW, **IMAGE_INPUT)
 def soblock(width: int = 64, gamma: float = 0.0, z0: str = "input", norm: bool = True, ode: ODESettings = PAPER_D,
             skew: bool = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
             std=None, image_size=32):
@@ -97,6 +101,7 @@ def soblock(width: int = 64, gamma: float = 0.0, z0: str = "input", norm: bool =
                     mean=mean, std=std, image_size=image_size, stem=stem)
 
 
+@ranges(depth=dict(integer=True, ge=10), widen=POSITIVE_INT, skew=BOOL, **SKEW, **IMAGE_INPUT)
 def soblock_wrn(depth: int = 34, widen: int = 10, gamma: float = 0.0, z0: str = "input", norm: bool = True,
                 ode: ODESettings = PAPER_D, skew: bool = True, *, num_classes=10, scheme="euler", scheme_args=None,
                 in_channels=3, mean=None, std=None, image_size=32):
@@ -125,6 +130,7 @@ class ODEBranch(nn.Sequential):
                          group_norm(channels))
 
 
+@ranges(width=POSITIVE_INT, blocks=POSITIVE_INT, **IMAGE_INPUT)
 def odenet(width: int = 64, blocks: int = 10, *, num_classes=10, scheme="ode", scheme_args=None, in_channels=3,
            mean=None, std=None, image_size=32):
     check("blocks", blocks, ge=1, integer=True)

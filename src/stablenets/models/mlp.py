@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from torch import nn
 
-from stablenets.models.backbones import make_scheme
+from stablenets.models.backbones import POSITIVE_INT, make_scheme
 from stablenets.models.layers import MLPBranch
 from stablenets.models.network import SchemeNet
 from stablenets.schemes.base import ResidualBlock
+from stablenets.settings import ranges
 
 
+@ranges(blocks=POSITIVE_INT, hidden=POSITIVE_INT, num_classes=POSITIVE_INT, in_channels=POSITIVE_INT)
 def residual_mlp(blocks: int = 10, hidden: int = 16, *, num_classes=2, scheme="euler", scheme_args=None,
                  in_channels: int = 2):
     chain = [ResidualBlock(MLPBranch(in_channels, hidden), None, in_channels, in_channels) for _ in range(blocks)]

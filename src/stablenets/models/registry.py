@@ -33,7 +33,7 @@ from torch import nn
 
 from stablenets.data.info import dataset_info
 from stablenets.schemes import SCHEMES
-from stablenets.settings import SettingError, check
+from stablenets.settings import SettingError, check, check_arguments
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,7 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
     """The builder's final keyword arguments: data-set inputs, preset args, then overrides, scheme keys routed to the scheme."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     builder_keys = _parameters(preset.builder)
+    check_arguments(preset.builder, {k: v for k, v in overrides.items() if k in builder_keys})
     args = {**_input_defaults(preset, builder_keys, overrides), **preset.args}
     if "scheme" in overrides and "scheme" not in builder_keys:
         raise ValueError(f"model {preset.name!r} is built from continuous ODE blocks and takes no discrete scheme; "
@@ -167,7 +168,7 @@ def resolve_arguments(preset: Preset, num_classes: int, overrides: dict, strict:
             scheme_args["strict"] = True
         args["scheme_args"] = scheme_args
     args["num_classes"] = num_classes
-    return args
+    return check_arguments(preset.builder, args)
 
 
 def create_model(name: str, num_classes: int = 10, strict: bool = False, **overrides) -> nn.Module:

@@ -14,10 +14,11 @@ from __future__ import annotations
 from torch import nn
 
 from stablenets.data.info import dataset_info
-from stablenets.models.backbones import build_stages, make_scheme
+from stablenets.models.backbones import BOOL, POSITIVE_INT, build_stages, make_scheme
 from stablenets.models.layers import PreActBasic1d, norm_layer, projection
 from stablenets.models.network import SchemeNet
 from stablenets.schemes.base import ResidualBlock
+from stablenets.settings import ranges
 
 VDCNN_LAYOUTS = {9: (1, 1, 1, 1), 17: (2, 2, 2, 2), 29: (5, 5, 2, 2), 49: (8, 8, 5, 3)}
 
@@ -26,6 +27,8 @@ def text_block(cin: int, planes: int, stride: int, norm: bool = True) -> Residua
     return ResidualBlock(PreActBasic1d(cin, planes, stride, norm), projection(cin, planes, stride, dims=1), cin, planes)
 
 
+@ranges(depth=dict(choices=tuple(sorted(VDCNN_LAYOUTS))), embed_dim=POSITIVE_INT, kmax=POSITIVE_INT,
+        hidden=POSITIVE_INT, norm=BOOL, num_classes=POSITIVE_INT, vocab_size=dict(integer=True, ge=2, optional=True))
 def text_resnet(depth: int = 9, embed_dim: int = 16, kmax: int = 8, hidden: int = 2048, norm: bool = True, *,
                 num_classes=4, scheme="euler", scheme_args=None, vocab_size: int | None = None):
     if depth not in VDCNN_LAYOUTS:

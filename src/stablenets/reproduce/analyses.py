@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from stablenets.progress import Progress
+
 __all__ = ["model_metric", "run_analysis", "ANALYSES", "build_model_for", "step_shift"]
 
 ANALYSES = ("roots", "params", "ivp", "coefficients", "landscape", "flow", "dynamics", "solver_steps",
@@ -206,6 +208,9 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
         return _noisy_inputs(spec, scale, data_root, verify)
     numbers: dict = {}
     draw: dict = {}
+    runs = sum(len(dirs) for dirs in trained.values())
+    bar = Progress(runs, f"{entry.id} analysis ({kind})", unit="run",
+                   enabled=runs > 0 and kind in ("coefficients", "flow", "dynamics"))
     if kind == "coefficients":
         from stablenets.analysis.coefficients import coefficient_summary
 
@@ -220,6 +225,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                                  "fraction_in_0_1": float(np.mean(values <= 1.0)),
                                  "fraction_above_2": float(np.mean(values > 2.0))})
                 draw.setdefault(label, summary)
+                bar.step(label)
             numbers[label] = {k: [s[k] for s in per_seed] for k in per_seed[0]} if per_seed else {}
     elif kind == "flow":
         from stablenets.analysis.flow import feature_flow
@@ -233,6 +239,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                 flow = feature_flow(model, x, y)
                 steps.append(float(np.mean(flow["step_lengths"])))
                 draw.setdefault(label, flow)
+                bar.step(label)
             numbers[label] = {"mean_step_length": steps}
     elif kind == "dynamics":
         from stablenets.analysis.dynamics import training_dynamics
@@ -247,6 +254,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                     weights.append(float(np.mean(w[:, min(int(layer) - 1, w.shape[1] - 1)])))
                 everything.append(float(np.mean(w)))
                 draw.setdefault(label, training_dynamics(d))
+                bar.step(label)
             numbers[label] = {"mean_weight_norm": weights, "mean_weight_norm_all": everything}
     elif kind == "landscape":
         from stablenets.analysis.landscape import compare_landscapes
@@ -258,6 +266,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
         amplitudes: dict = {label: [] for label, dirs in trained.items() if dirs}
         images = spec.get("images") or [{"corruption": "gaussian_noise", "index": 0}]
         x = y = None
+        bar = Progress(seeds * len(images), f"{entry.id} analysis (landscape)", unit="landscape", enabled=seeds > 0)
         for s_index in range(seeds):
             models, dataset = {}, None
             for label, dirs in trained.items():
@@ -276,6 +285,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                     draw[f"{image.get('corruption')} #{i}"] = land
                 for label, m in land["models"].items():
                     per_image[label].append(float(np.max(m["loss"]) - np.min(m["loss"])))
+                bar.step(f"seed {s_index + 1}/{seeds}, image {i}")
             for label, values in per_image.items():
                 amplitudes[label].append(float(np.mean(values)))
         numbers = {label: {"amplitude": values} for label, values in amplitudes.items() if values}
@@ -283,4 +293,5 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
         numbers, draw = _solver_steps(entry, spec, scale, trained, data_root, verify)
     else:
         numbers = {"_": {"not_implemented": f"analysis {kind!r} is not run by reproduce yet"}}
+    bar.close()
     return numbers, {"kind": kind, "data": draw}

@@ -30,9 +30,12 @@ __all__ = ["register", "run_reproduce"]
 
 def register(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("reproduce", help="reproduce a table or figure of papers A-E, paper | ours | Δ",
-                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                              description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              add_help=False)
+    p.add_argument("-h", "--help", action=_EntryHelp, help="show this help, or with an ENTRY that entry")
     p.add_argument("entry", nargs="+", metavar="ENTRY",
-                   help="entry ids (C-table1 …), or `list [FILTER]` to show the registry")
+                   help="entry ids (C-table1 …), `list [FILTER]` to show the registry, or `show ENTRY` "
+                        "for one entry: runs, data, protocol, claims, decisions, cost, what is on disk")
     p.add_argument("--scale", choices=["paper", "small", "smoke", "demo"], default=None,
                    help="paper: as published; small: the entry's CPU budget (default); smoke: seconds; "
                         "demo: the budget of `stablenets demo` (entries that have one)")
@@ -44,67 +47,134 @@ def register(subparsers) -> argparse.ArgumentParser:
                    help="local: submitit processes on this machine; slurm: a job array; inline: this process")
     p.add_argument("--gpus", type=int, default=0, help="GPUs to spread the runs over (local) or per job (slurm)")
     p.add_argument("--pack", type=int, default=1, help="runs sharing one GPU at a time (small models are host-bound)")
+    p.add_argument("--stack", type=int, default=1,
+                   help="train up to this many runs of one architecture (seeds, E-table1's α) as one stack in "
+                        "one process (training/packed.py): same weights as alone, one launch sequence for all")
     p.add_argument("--workers", type=int, default=None, help="worker jobs (default: gpus × pack, or 1)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default runs/reproduce/<scale>)")
     p.add_argument("--data-root", type=Path, default=None, help="data folder (default: $STABLENETS_DATA)")
     p.add_argument("--no-verify", action="store_true", help="skip md5 checks of the data files")
     p.add_argument("--slurm-partition", default=None, help="SLURM partition (with --launcher slurm)")
+    p.add_argument("--slurm-cpus-per-task", type=int, default=None, metavar="N",
+                   help="CPU cores per array task (with --launcher slurm; default 8)")
     p.set_defaults(func=run_reproduce)
     return p
 
 
 def _list(args) -> int:
-    from stablenets.reproduce.costs import entry_gpu_hours
+    import sys
+    import time
+
+    from stablenets.reproduce.costs import entry_cost, load_throughput
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
     from stablenets.reproduce.runner import entry_status, missing_presets
 
+    load_throughput()  # a wrong table is one clear error before any work
     pattern = args.entry[1] if len(args.entry) > 1 else None
     ids = list_entries(pattern)
     if not ids:
         print(f"no entry matches {pattern!r}")
         return 2
     scale = args.scale or "small"
-    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'results (' + scale + ')':<16} title")
-    total = 0.0
-    for entry_id in ids:
+    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} title")
+    total, train, evaluation, devices, costs = 0.0, 0.0, 0.0, set(), {}
+    last = time.monotonic()
+    for i, entry_id in enumerate(ids, 1):
         entry = get_entry(entry_id)
         runs = expand_runs(entry, "paper")
-        hours = entry_gpu_hours(entry)
-        total += 0.0 if math.isnan(hours) else hours
+        cost = costs[entry_id] = entry_cost(entry)
+        if not math.isnan(cost.hours):
+            total, train, evaluation = total + cost.hours, train + cost.train_hours, evaluation + cost.eval_hours
+        devices |= cost.devices
         pending = missing_presets(entry) if runs else []
         status = entry_status(entry, scale, args.out, "paper" if args.protocol == "both" else args.protocol)
-        hours_text = "—" if not runs or entry.analysis.get("train") is False else f"{hours:8.1f}"
-        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else ""
-        print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {status:<16} {entry.title}{mark}")
-    print(f"{len(ids)} entries; about {total:.0f} GPU-hours at paper scale on one "
-          f"{_reference_device()} (estimate: see stablenets/reproduce/costs.py)")
+        trains = bool(cost.runs) or cost.error
+        hours_text = "—" if not trains else ("?" if math.isnan(cost.hours) else f"{cost.hours:8.1f}")
+        basis = "—" if not cost.runs else ("measured" if cost.measured else "derived")
+        mark = f" [needs preset(s): {', '.join(pending)}]" if pending else \
+            (f" [cost unknown: {cost.error}]" if cost.error else "")
+        print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {basis:<9} {status:<16} "
+              f"{entry.title}{mark}")
+        if not sys.stdout.isatty() and time.monotonic() - last > 10:
+            print(f"... {i}/{len(ids)} entries priced", file=sys.stderr, flush=True)
+            last = time.monotonic()
+    if len(ids) == 1 and costs[ids[0]].runs:
+        _breakdown(costs[ids[0]])
+    digits = 0 if total >= 10 else 2
+    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale ({train:,.{digits}f} training, "
+          f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
+          f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
+          f"(`reproduce list ENTRY` names the model it is derived from)")
     return 0
 
 
-def _reference_device() -> str:
-    from stablenets.reproduce.costs import cost_facts
+def _breakdown(cost) -> None:
+    """One line per run of one entry (its seeds together): hours, throughput, and where each figure comes from."""
+    rows: dict[str, list] = {}
+    for run, c in cost.runs:
+        rows.setdefault(run.label, []).append((run, c))
+    print()
+    print(f"{'run':<32} {'model':<20} {'data':<9} {'seeds':>5} {'train h':>8} {'eval h':>8}  "
+          f"{'images/s train / attack':<24} basis")
+    for label, items in rows.items():
+        run, c = items[0]
+        rates = f"{c.train.images_per_s:,.0f} {c.train.path}" + (
+            "" if c.attack is None else f" / {c.attack.images_per_s:,.0f}")
+        print(f"{label:<32} {run.model:<20} {run.config['data'].get('dataset', ''):<9} {len(items):>5} "
+              f"{sum(x.train_hours for _, x in items):>8.2f} {sum(x.eval_hours for _, x in items):>8.2f}  "
+              f"{rates:<24} {c.basis}")
+    if cost.runs and cost.runs[0][1].parts:
+        parts = ", ".join(f"{p['what']} {p['iterations']:g}" for p in cost.runs[0][1].parts)
+        print(f"evaluation, attack iterations per test point: {parts}")
+    print()
 
-    return cost_facts()["reference"]["device"]
+
+class _EntryHelp(argparse._HelpAction):
+    """``reproduce ENTRY --help`` describes the entry; ``reproduce --help`` is the usual help."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        entries = [e for e in (getattr(namespace, "entry", None) or []) if e not in ("list", "show")]
+        if not entries:
+            return super().__call__(parser, namespace, values, option_string)
+        from stablenets.reproduce.describe import describe_entry
+
+        try:
+            text = "\n\n".join(describe_entry(e, getattr(namespace, "out", None)) for e in entries)
+        except ValueError as err:
+            parser.exit(2, f"stablenets reproduce: error: {err}\n")
+        print(text)
+        parser.exit()
 
 
 def run_reproduce(args) -> int:
     if args.entry[0] == "list":
         return _list(args)
+    if args.entry[0] == "show":
+        from stablenets.reproduce.describe import describe_entry
+
+        if len(args.entry) < 2:
+            raise ValueError("reproduce show needs an entry id, e.g. `stablenets reproduce show C-table1`")
+        print("\n\n".join(describe_entry(e, args.out) for e in args.entry[1:]))
+        return 0
     from stablenets.reproduce.registry import get_entry
     from stablenets.reproduce.runner import reproduce
 
     scale = args.scale or "small"
     for entry_id in args.entry:
         get_entry(entry_id)  # every id checked before any work
-    for value, name in ((args.gpus, "--gpus"), (args.pack, "--pack"), (args.workers or 1, "--workers")):
+    for value, name in ((args.gpus, "--gpus"), (args.pack, "--pack"), (args.workers or 1, "--workers"),
+                        (args.stack, "--stack")):
         if value < 0 or (name != "--gpus" and value < 1):
             raise ValueError(f"{name} must be {'≥ 0' if name == '--gpus' else '≥ 1'}, got {value}")
-    slurm = {"slurm_partition": args.slurm_partition} if args.slurm_partition else None
+    if args.slurm_cpus_per_task is not None and args.slurm_cpus_per_task < 1:
+        raise ValueError(f"--slurm-cpus-per-task must be ≥ 1, got {args.slurm_cpus_per_task}")
+    slurm = {k: v for k, v in (("slurm_partition", args.slurm_partition),
+                               ("cpus_per_task", args.slurm_cpus_per_task)) if v is not None} or None
     status = 0
     for entry_id in args.entry:
         result = reproduce(entry_id, scale, args.seeds, launcher=args.launcher, gpus=args.gpus, pack=args.pack,
                            workers=args.workers, out=args.out, data_root=args.data_root,
-                           verify=not args.no_verify, slurm=slurm, protocol=args.protocol)
+                           verify=not args.no_verify, slurm=slurm, stack=args.stack, protocol=args.protocol)
         print(f"{entry_id}: {result['paths']['table.md'].parent}")
         status = status or (1 if result["unfinished"] else 0)
     return status

@@ -13,10 +13,12 @@ import json
 from pathlib import Path
 
 from stablenets.atomic import write_text_atomic
+from stablenets.evaluation.summary import pack_outcomes
 from stablenets.reproduce import report as rep
 from stablenets.reproduce.jobs import (DIVERGED, SUMMARY, Task, digest, evaluation_suite, load_test_set, task_state,
                                        transfer_spec)
 from stablenets.reproduce.registry import Entry
+from stablenets.reproduce.repair import set_aside
 
 __all__ = ["transfer_runs", "ensemble_runs", "failed"]
 
@@ -68,12 +70,13 @@ def transfer_runs(entry: Entry, tasks: list[Task], log) -> None:
         result = {"attack": spec.get("attack", "fgsm"), "source": src.label, "accuracy": {}}
         target.eval(), source.eval()
         for eps in spec["eps"]:
-            correct = 0
+            flags = []
             for i in range(0, x.shape[0], 250):
                 xa = transfer(source, target, x[i:i + 250], y[i:i + 250], attack, eps=float(eps), **kwargs)
                 with torch.no_grad():
-                    correct += int((target(xa).argmax(1) == y[i:i + 250]).sum())
-            result["accuracy"][f"{float(eps):.6g}"] = correct / max(x.shape[0], 1)
+                    flags += (target(xa).argmax(1) == y[i:i + 250]).tolist()
+            result["accuracy"][f"{float(eps):.6g}"] = sum(flags) / max(x.shape[0], 1)
+            result.setdefault("outcomes", {})[f"{float(eps):.6g}"] = pack_outcomes(flags)
         write_text_atomic(path, json.dumps(result) + "\n")
         log(f"{entry.id} {t.label} seed {t.seed}: transfer from {src.label} -> {path}")
 
@@ -96,6 +99,8 @@ def ensemble_runs(entry: Entry, tasks: list[Task], out: Path, log) -> dict:
         if len(members) < 2:
             continue
         path = out / f"ensemble-{digest([str(t.run_dir) for t in members] + [protocol])}.json"
+        if path.is_file():
+            set_aside(path, "the ensemble is evaluated again", log)
         if not path.is_file():
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
             models = [load_model(t.run_dir / "model.safetensors", device)[0] for t in members]

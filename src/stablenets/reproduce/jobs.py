@@ -23,7 +23,7 @@ from pathlib import Path
 
 from stablenets.atomic import write_text_atomic
 
-__all__ = ["Task", "run_task", "transfer_spec", "task_state", "digest", "resolved_config", "evaluation_suite", "load_test_set",
+__all__ = ["Task", "run_task", "stack_groups", "train_stack", "transfer_spec", "task_state", "digest", "resolved_config", "evaluation_suite", "load_test_set",
            "EVAL_PREFIX", "DIVERGED", "SUMMARY"]
 
 EVAL_PREFIX = "eval-"
@@ -160,21 +160,73 @@ def _train(task: Task, log) -> dict | None:
     from stablenets.training.scale import SMOKE_FALLBACK
     from stablenets.training.trainer import NonFiniteLossError, train
 
+    from stablenets.training.rundir import artefacts
+
     cfg = resolved_config(task)
     run = task.run_dir
-    state = task_state(task)
-    if state == "new" and run.is_dir():  # killed before its first checkpoint: our own leftovers, start clean
-        import shutil
-
-        shutil.rmtree(run)
+    # Called under the run's lease. A run killed before its first checkpoint resumes from epoch 0 when
+    # its config.json was written (history.jsonl keeps the record of that start); otherwise the few
+    # files of its start are removed one by one (never the folder: its lease lives there).
+    resume = task_state(task) == "partial" or (run / "config.json").is_file()
+    if not resume:
+        for name in artefacts(run):
+            (run / name).unlink()
     fallback = SMOKE_FALLBACK if task.scale == "smoke" else ""
     try:
-        return train(cfg, run, device="auto", resume=state == "partial", fallback=fallback, log=log)
+        return train(cfg, run, device="auto", resume=resume, fallback=fallback, log=log)
     except NonFiniteLossError as err:
         write_text_atomic(run / DIVERGED, json.dumps({"epoch": err.epoch, "step": err.step,
                                                       "checkpoint": err.checkpoint, "message": str(err)}) + "\n")
         log(f"{task.entry} {task.label} seed {task.seed}: diverged ({err}); recorded, the sweep goes on")
         return None
+
+
+def stack_groups(tasks: list[Task], stack: int) -> list[list[Task]]:
+    """The new tasks that can train as one stack (training/packed.py), in groups of at most ``stack``."""
+    from stablenets.training.packed import pack_key
+
+    if stack < 2:
+        return []
+    groups: dict[str, list[Task]] = {}
+    for task in tasks:
+        if task_state(task) == "new":
+            key = pack_key(task.config)
+            if key is not None:
+                groups.setdefault(key, []).append(task)
+    return [group[i:i + stack] for group in groups.values() for i in range(0, len(group), stack)
+            if len(group[i:i + stack]) > 1]
+
+
+def train_stack(tasks: list[Task], log=print) -> None:
+    """Train new ``tasks`` as one stack; each ends trained (summary.json, timing.json) or diverged."""
+    from stablenets.training.packed import train_packed
+    from stablenets.training.trainer import NonFiniteLossError
+
+    from stablenets.training.rundir import artefacts
+
+    for task in tasks:  # called under the runs' leases; new runs have no checkpoint: remove their start files
+        if task_state(task) == "new" and task.run_dir.is_dir():
+            for name in artefacts(task.run_dir):
+                (task.run_dir / name).unlink()
+    names = ", ".join(f"{t.label} s{t.seed}" for t in tasks)
+    log(f"{tasks[0].entry}: training {len(tasks)} runs as one stack ({names})")
+    t0 = time.perf_counter()
+    from stablenets.training.scale import SMOKE_FALLBACK
+
+    fallback = SMOKE_FALLBACK if tasks[0].scale == "smoke" else ""
+    results = train_packed([resolved_config(t) for t in tasks], [t.run_dir for t in tasks], device="auto",
+                           fallback=fallback, log=log)
+    seconds = time.perf_counter() - t0
+    for task, result in zip(tasks, results):
+        if isinstance(result, NonFiniteLossError):
+            write_text_atomic(task.run_dir / DIVERGED, json.dumps({
+                "epoch": result.epoch, "step": result.step, "checkpoint": result.checkpoint,
+                "message": str(result)}) + "\n")
+            log(f"{task.entry} {task.label} seed {task.seed}: diverged ({result}); recorded, the sweep goes on")
+            continue
+        timing = {"train_seconds": seconds / len(tasks), "stack_seconds": seconds, "stacked_runs": len(tasks),
+                  "device": _device_name()}
+        write_text_atomic(task.run_dir / "timing.json", json.dumps(timing) + "\n")
 
 
 def evaluate_run(task: Task, log=print) -> dict:

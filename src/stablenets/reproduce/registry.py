@@ -10,7 +10,8 @@ paper line by line:
                                mode, run), merged over the paper's ``[defaults.train]``
     protocol                   the evaluation: ``suite`` (evaluation/suites.py), the ``attacks`` and
                                ``noise`` of that suite to run, ``overrides`` and ``n`` test points
-    metrics                    the columns: ``key``, ``column`` (the paper's heading), ``from``
+    metrics                    the columns: ``key``, ``column`` (the paper's heading), ``boolean`` (a
+                               yes/no column: no Δ), ``from``
                                (``final:test_acc``, ``eval:fgsm@0.15``, ``eval:cifar10c/*@*`` means
                                the mean of the matches, ``analysis:<key>``)
     run / grid                 the rows: a ``label``, a ``model`` preset and its ``overrides``, a per-run
@@ -264,6 +265,13 @@ def _check_difference(difference: dict, where: str) -> None:
                              f"known: {_REPORT_SETTINGS}")
 
 
+def _trains(raw: dict) -> bool:
+    """Whether an entry trains anything: the paper's training decisions (seeds, batch sizes) concern
+    only such entries; an exact analysis (roots, an analytic IVP) or a paper-only entry has none."""
+    return (raw.get("kind") != "paper-only" and (raw.get("analysis") or {}).get("train", True) is not False
+            and bool(raw.get("run") or raw.get("grid")))
+
+
 def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
     text = (resources.files("stablenets.reproduce") / "papers" / f"{letter}.toml").read_text(encoding="utf-8")
     try:
@@ -288,7 +296,8 @@ def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
                       seeds=list(raw.get("seeds", defaults.get("seeds", [0]))), train=train,
                       protocol=dict(raw.get("protocol", {})), metrics=list(raw.get("metrics", [])),
                       runs=list(raw.get("run", [])), claims=list(raw.get("claims", [])),
-                      decisions=list(defaults.get("decisions", [])) + list(raw.get("decisions", [])),
+                      decisions=list(defaults.get("decisions", []) if _trains(raw) else []) +
+                      list(raw.get("decisions", [])),
                       small=small, demo=demo, analysis=dict(raw.get("analysis", {})),
                       draw=dict(raw.get("draw", {})),
                       paper_values=dict(raw.get("paper_values", {})), needs=list(raw.get("needs", [])),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from stablenets.reproduce.cross_run import ensemble_runs, failed, transfer_runs
 from stablenets.reproduce.launch import launch
 from stablenets.reproduce.registry import (Entry, Run, check_protocol, code_differences, expand_runs, get_entry,
                                            protocol_of, report_settings)
+from stablenets.reproduce.repair import repair_runs
+from stablenets.reproduce.verdicts import Evidence
 
 __all__ = ["reproduce", "plan_tasks", "missing_presets", "entry_status", "default_out", "entry_dir", "epoch_accuracy"]
 
@@ -157,13 +160,26 @@ def entry_status(entry: Entry, scale: str, out: Path | None = None, protocol: st
     return f"{done}/{len(tasks)} runs" if done else "-"
 
 
+def _test_points(task: Task | None, summary: dict | None) -> int | None:
+    """The test points behind a run's per-epoch test accuracy."""
+    from stablenets.data.info import test_points
+
+    subset = int(((task.config if task is not None else {}).get("data") or {}).get("test_subset") or 0)
+    whole = test_points((summary or {}).get("dataset", ""))
+    return min(subset, whole) if subset and whole else (subset or whole)
+
+
 def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, analysis: dict,
-                      seed_index: int, accuracy: str = "final") -> dict:
-    """{metric key: value in the paper's units} for one run (one seed); ``accuracy="best"`` reads the test
-    accuracy of ``final:test_acc`` columns at the best epoch instead of the last."""
+                      seed_index: int, accuracy: str = "final") -> tuple[dict, dict]:
+    """({metric key: value in the paper's units}, {metric key: {"n", "outcomes", "exact"}}) for one run
+    (one seed): the value, and what its uncertainty is made of. ``accuracy="best"`` reads the test accuracy
+    of ``final:test_acc`` columns at the best epoch instead of the last."""
     out: dict = {}
+    info: dict = {}
     epochs = epoch_accuracy(task.run_dir) if task is not None and accuracy == "best" else None
     flat = None
+    outcomes: dict = {}
+    n_eval = None
     summary = None
     if task is not None and (task.run_dir / SUMMARY).is_file():
         summary = json.loads((task.run_dir / SUMMARY).read_text())
@@ -171,47 +187,88 @@ def _per_seed_metrics(entry: Entry, scale: str, task: Task | None, run: Run, ana
         source, _, key = metric["from"].partition(":")
         scale_by = rep.metric_scale(metric)
         value = None
+        what = {"n": None, "outcomes": None, "exact": False}
         if source == "final" and summary and summary.get("final"):
             final = summary["final"]
             value = (final.get("train_acc", 0) - final.get("test_acc", 0)) if key == "gap" else final.get(key)
             if key == "test_acc" and epochs is not None:
                 value = epochs["best"]
+            if key.startswith("test_"):
+                what["n"] = _test_points(task, summary)
         elif source == "curve" and task is not None and (task.run_dir / "metrics.jsonl").is_file():
             name, _, epoch = key.partition("@")
             rows = [json.loads(l) for l in (task.run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
             at = int(entry.budget(scale).get("metrics_at", epoch))
             chosen = [r for r in rows if r.get("epoch") == at] or rows[-1:]
             value = chosen[0].get(name) if chosen else None
+            if name.startswith("test_"):
+                what["n"] = _test_points(task, summary)
         elif source == "eval" and task is not None:
             if flat is None:
                 flat = {}
                 if task.eval_path is not None and task.eval_path.is_file():
-                    flat.update(rep.flatten_eval(json.loads(task.eval_path.read_text())))
+                    result = json.loads(task.eval_path.read_text())
+                    flat.update(rep.flatten_eval(result))
+                    outcomes = rep.flatten_outcomes(result)
+                    n_eval = result.get("n")
                 transfer = task.run_dir / f"transfer-{digest(transfer_spec(task.protocol))}.json"
                 if transfer.is_file():
-                    flat.update(rep.flatten_eval({"transfer": json.loads(transfer.read_text())}))
+                    t_result = json.loads(transfer.read_text())
+                    flat.update(rep.flatten_eval({"transfer": t_result}))
+                    outcomes.update(rep.flatten_outcomes({"transfer": t_result}))
             value = rep.lookup(flat, key)
+            what["n"] = n_eval
+            what["outcomes"] = rep.lookup(outcomes, key) if "*" not in key else None
         elif source == "preflight" and task is not None and task.eval_path is not None and task.eval_path.is_file():
             value = (json.loads(task.eval_path.read_text()).get("preflight") or {}).get("values", {}).get(key)
         elif source == "model":
             value = analyses.model_metric(run.config, key)
+            what["exact"] = True
         elif source == "analysis":
             got = (analysis.get(run.label) or {}).get(key)
             value = got[seed_index] if isinstance(got, list) and seed_index < len(got) else got
+            what["exact"] = entry.analysis.get("train") is False
         elif source in ("ensemble", "diff"):
             continue  # filled in after the ensembles are evaluated; derived from the other columns below
         if isinstance(value, list):
             value = value[0] if value else None
         out[metric["key"]] = None if value is None else float(value) * scale_by
+        info[metric["key"]] = what
     for metric in entry.metrics:
         if metric["from"].startswith("diff:"):
             out[metric["key"]] = rep.derived_value(metric, out)
+            parts = metric["from"].partition(":")[2].split(",")
+            # a difference of two columns has no single test-set sample behind it: its spread is over seeds
+            info[metric["key"]] = {"n": None, "outcomes": None,
+                                   "exact": all((info.get(k) or {}).get("exact") for k in parts)}
+    return out, info
+    return out
+
+
+def _evidence(row: dict, metrics: list[dict], stat: str) -> dict:
+    """{metric key: Evidence} of one row from its seeds' values and what stands behind them."""
+    out = {}
+    for m in metrics:
+        key = m["key"]
+        pairs = [(s.get(key), i.get(key) or {}) for s, i in zip(row["seeds"], row["info"]) if s.get(key) is not None]
+        if not pairs:
+            continue
+        ns = {what.get("n") for _, what in pairs}
+        n = ns.pop() if len(ns) == 1 else None
+        packed = [what.get("outcomes") for _, what in pairs]
+        outcomes = None
+        if n and all(packed):
+            from stablenets.evaluation.summary import unpack_outcomes
+
+            outcomes = tuple(tuple(unpack_outcomes(p, n)) for p in packed)
+        out[key] = Evidence(values=tuple(v for v, _ in pairs), n=n, scale=rep.metric_scale(m), outcomes=outcomes,
+                            exact=all(what.get("exact") for _, what in pairs), stat=stat)
     return out
 
 
 def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str = "local", gpus: int = 0,
               pack: int = 1, workers: int | None = None, out: str | Path | None = None, data_root=None,
-              verify: bool = True, slurm: dict | None = None, log=print, protocol: str = "paper") -> dict:
+              verify: bool = True, slurm: dict | None = None, stack: int = 1, log=print, protocol: str = "paper") -> dict:
     """Train what is missing, evaluate, aggregate and write the entry's report; returns {"report", "paths",
     "unfinished"}. ``protocol``: "paper" (as the paper states), "code" (as the authors' public code ran it)
     or "both" (each, then the two side by side in ``<out>/<entry>.both/``)."""
@@ -223,7 +280,7 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
     for name in which:  # every run of every protocol checked before any work
         plan_tasks(entry, scale, seeds, out, data_root, verify, name)
     kwargs = dict(launcher=launcher, gpus=gpus, pack=pack, workers=workers, data_root=data_root, verify=verify,
-                  slurm=slurm, log=log)
+                  slurm=slurm, stack=stack, log=log)
     results = {name: _reproduce(entry, scale, seeds, out, name, **kwargs) for name in which}
     if protocol != "both":
         return results[protocol]
@@ -235,14 +292,15 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
 
 
 def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, launcher: str, gpus: int, pack: int,
-               workers: int | None, data_root, verify: bool, slurm: dict | None, log) -> dict:
+               workers: int | None, data_root, verify: bool, slurm: dict | None, stack: int, log) -> dict:
     started = time.perf_counter()
     runs, tasks = plan_tasks(entry, scale, seeds, out, data_root, verify, protocol)
     folder = entry_dir(out, entry.id, protocol)
     reading = report_settings(entry, protocol)
     if tasks:
+        repair_runs([t.run_dir for t in tasks], log)  # a damaged file is named, rebuilt or redone, before it is read
         launch(tasks, folder / "plan.json", launcher=launcher, gpus=gpus, pack=pack, workers=workers,
-               slurm=slurm, log=log)
+               slurm=slurm, stack=stack, log=log)
         transfer_runs(entry, tasks, log)
     task_of = {(t.label, t.seed): t for t in tasks}
     exclude = bool(entry.protocol.get("exclude_failed", False))
@@ -256,30 +314,33 @@ def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, lau
     rows: dict[str, dict] = {}
     for run in runs:
         row = rows.setdefault(run.label, {"label": run.label, "series": run.series, "x": run.x, "seeds": [],
-                                          "failed": 0, "runs": 0, "epochs": []})
+                                          "info": [], "failed": 0, "runs": 0, "epochs": []})
         task = task_of.get((run.label, run.seed))
         row["runs"] += 1
         if failed(task, exclude):
             row["failed"] += 1
             continue
         seed_index = len(row["seeds"])
-        metrics = _per_seed_metrics(entry, scale, task, run, analysis, seed_index, reading["accuracy"])
+        metrics, info = _per_seed_metrics(entry, scale, task, run, analysis, seed_index, reading["accuracy"])
         if task is not None and task_state(task) != "done":
             metrics = {k: None for k in metrics}
         row["seeds"].append(metrics)
+        row["info"].append(info)
         epochs = epoch_accuracy(task.run_dir) if task is not None and task_state(task) == "done" else None
         if epochs is not None:
             row["epochs"].append(epochs)
     if not runs and analysis:  # analysis-only entries (an IVP): rows are the analysis' own
         for label, numbers in analysis.items():
             row = {"label": label, "series": entry.analysis.get("series", "explicit Euler"),
-                   "x": numbers.get("h"), "seeds": [], "failed": 0, "runs": 1}
+                   "x": numbers.get("h"), "seeds": [], "failed": 0, "runs": 1,
+                   "info": [{m["key"]: {"exact": True} for m in entry.metrics}]}
             row["seeds"].append({m["key"]: (None if numbers.get(m["from"].partition(":")[2]) is None else
                                             float(numbers[m["from"].partition(":")[2]]) * rep.metric_scale(m))
                                  for m in entry.metrics})
             rows[label] = row
     for label, flat in ensembles.items():
-        ens = {"label": f"{label}, ens", "series": "ensemble", "x": None, "failed": 0, "runs": 1, "seeds": [{}]}
+        ens = {"label": f"{label}, ens", "series": "ensemble", "x": None, "failed": 0, "runs": 1, "seeds": [{}],
+               "info": [{}]}
         for metric in entry.metrics:
             source, _, key = metric["from"].partition(":")
             if source == "eval":
@@ -301,11 +362,17 @@ def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, lau
     paper = rep.paper_rows(entry, runs)
     for label in paper:  # rows the paper reports that we do not run (literature rows, ensembles not built)
         if label not in rows:
-            rows[label] = {"label": label, "series": None, "x": None, "seeds": [], "failed": 0, "runs": 0}
+            rows[label] = {"label": label, "series": None, "x": None, "seeds": [], "info": [], "failed": 0, "runs": 0}
     stat = reading["stat"]
-    table_rows, ours_values, paper_values, series = [], {}, {}, {}
+    table_rows, ours_values, paper_values, series, evidence = [], {}, {}, {}, {}
     for label, row in rows.items():
         stats = rep.row_stats(row["seeds"], entry.metrics)
+        evidence[label] = _evidence(row, entry.metrics, stat)
+        for key, ev in evidence[label].items():  # what stands behind the row's number, for the table
+            stats[key]["test_points"] = ev.n
+            stats[key]["exact"] = ev.exact
+            parts = [v for v in (ev.seed_var, ev.test_var) if v is not None]
+            stats[key]["se"] = math.sqrt(sum(parts)) if parts and ev.k > 0 else None
         p = paper.get(label, {})
         delta = {}
         for m in entry.metrics:
@@ -319,11 +386,9 @@ def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, lau
         paper_values[label] = {k: c["mean"] for k, c in p.items()}
         if row["series"] is not None:
             series.setdefault(row["series"], []).append((row["x"], label))
-    claims = []
-    for claim, ours_c, paper_c in zip(entry.claims, *(_claims_on(entry, vals, series, table_rows, which)
-                                                       for vals, which in ((ours_values, "ours"),
-                                                                           (paper_values, "paper")))):
-        claims.append({**ours_c, "paper_holds": paper_c["holds"]})
+    ours_claims = rep.check_claims(entry, ours_values, series, evidence, paper=paper_values)
+    paper_claims = rep.check_claims(entry, paper_values, series, paper=paper_values)  # exact: as printed
+    claims = [{**ours_c, "paper_holds": paper_c["holds"]} for ours_c, paper_c in zip(ours_claims, paper_claims)]
     hardware, train_seconds = set(), 0.0
     for t in tasks:
         timing = t.run_dir / "timing.json"
@@ -340,8 +405,12 @@ def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, lau
         note = "no training: the analysis is the same at every scale"
     if datasets and scale != "paper":
         note = (note + f" Data used: {', '.join(datasets)}.").strip()
+    trains = _what_trains(tasks, datasets) if scale != "paper" else ""
+    if not note and trains:
+        note = f"{trains}; {entry.budget(scale).get('note') or 'see the entry for its budget'}"
+    exact = not tasks and all(ev.exact for by_metric in evidence.values() for ev in by_metric.values())
     report = {"entry": entry.id, "title": entry.title, "source": entry.source, "claim": entry.claim,
-              "kind": entry.kind, "scale": scale, "scale_note": note, "stat": stat,
+              "kind": entry.kind, "scale": scale, "scale_note": note, "stat": stat, "exact": exact, "trains": trains,
               "seeds": sorted({t.seed for t in tasks}) or sorted({r.seed for r in runs}),
               "metrics": entry.metrics, "rows": table_rows, "claims": claims, "decisions": entry.decisions,
               "needs": entry.needs, "hardware": sorted(hardware), "train_seconds": train_seconds,
@@ -350,9 +419,11 @@ def _reproduce(entry: Entry, scale: str, seeds, out: Path, protocol: str, *, lau
               "protocol": protocol, "accuracy_read": reading["accuracy"], "code": _code_section(entry, runs, protocol)}
     curves = _curves(entry, tasks) if entry.draw.get("kind") == "curves" else {}
     paths = rep.write_report(report, folder, entry.draw, drawn, curves)
-    log(f"{entry.id} ({scale}, {protocol} protocol): " + "; ".join(
-        f"{'holds' if c['holds'] else 'does not hold' if c['holds'] is False else 'not checked'}: {c['text']}"
-        for c in claims) + f" -> {paths['table.md']}")
+    index = rep.write_index(out)
+    if index is not None:
+        paths["index.html"] = index
+    log(f"{entry.id} ({scale}, {protocol} protocol): " + "; ".join(f"{c['verdict']}: {c['text']}" for c in claims)
+        + f" -> {paths['table.md']}")
     unfinished = [f"{t.label} s{t.seed}" for t in tasks if task_state(t) not in ("done", "diverged")]
     if unfinished:
         log(f"{entry.id}: {len(unfinished)} run(s) did not finish ({', '.join(unfinished[:5])}); "
@@ -390,21 +461,15 @@ def _code_section(entry: Entry, runs: list[Run], protocol: str) -> dict:
             "note": entry.code.get("note", ""), "differences": differences}
 
 
-def _claims_on(entry: Entry, values: dict, series: dict, rows: list, which: str) -> list[dict]:
-    claims = copy.deepcopy(entry.claims)
-    for claim in claims:
-        if claim["kind"] == "close" and claim.get("paper"):
-            gaps = []
-            for row in rows:
-                if claim.get("runs") and row["label"] not in claim["runs"]:
-                    continue
-                d = row["delta"].get(claim["metric"])
-                if d is not None:
-                    gaps.append((row["label"], d if which == "ours" else 0.0))
-            claim["_gaps"] = gaps
-    shadow = copy.copy(entry)
-    shadow.claims = claims
-    return rep.check_claims(shadow, values, series)
+def _what_trains(tasks: list[Task], datasets: list[str]) -> str:
+    """"resnet-20 on embedded-mnist": the models and data a scale really trains (its title is the paper's)."""
+    models = list(dict.fromkeys(t.config["model"]["name"] for t in tasks))
+    if not models:
+        return ""
+    shown = ", ".join(models[:4]) + (f" and {len(models) - 4} more" if len(models) > 4 else "")
+    data = ", ".join(datasets) or ", ".join(dict.fromkeys(str(t.config.get("data", {}).get("dataset", "?"))
+                                                          for t in tasks))
+    return f"{shown} on {data}"
 
 
 def _curves(entry: Entry, tasks: list[Task]) -> dict:

@@ -69,11 +69,28 @@ class MultistepStep(SchemeStep):
     def alphas_beta(self) -> tuple[Sequence[Tensor | float], Tensor | float]:
         return self.alphas, self.beta
 
+    def coefficients_to_buffers(self) -> None:
+        """Hold the fixed (α, β·h) in a non-persistent buffer that the forward pass reads.
+
+        Models that differ only in these numbers then share one structure, and a stack of them
+        trains as one (training/packed.py: E-table1's five α in one pack). The arithmetic is the
+        same; the state dict is unchanged (the buffer is not saved).
+        """
+        if type(self) is MultistepStep:
+            self.register_buffer("packed_coefficients", torch.tensor([*self.alphas, self.beta * self.h]),
+                                 persistent=False)
+
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
         alphas, beta = self.alphas_beta()
         f = block.branch(x)
         if len(history) < len(alphas):
             return axpy(history[0], self.h, f)
+        packed = getattr(self, "packed_coefficients", None)
+        if packed is not None:
+            out = f * packed[-1].to(f.dtype)
+            for j, term in enumerate(history[:len(alphas)]):
+                out = axpy(out, packed[j], term)
+            return out
         scale = beta * self.h
         out = f if isinstance(scale, (int, float)) and scale == 1 else f * scale
         for alpha, term in zip(alphas, history):

@@ -14,7 +14,24 @@ weight decay by default), ``modes.py`` (objectives), ``distributed.py`` (torchru
 from stablenets.training.config import (TrainConfig, apply_overrides, config_to_dict, list_experiments,
                                         load_config)
 from stablenets.training.scale import smoke
-from stablenets.training.trainer import NonFiniteLossError, check_settings, train
+
+# Loaded on first use (PEP 562): the command line starts without torch.
+_LAZY = {
+    "NonFiniteLossError": "stablenets.training.trainer",
+    "check_settings": "stablenets.training.trainer",
+    "train": "stablenets.training.trainer",
+}
+
+
+def __getattr__(name: str):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'stablenets.training' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = ["TrainConfig", "load_config", "apply_overrides", "config_to_dict", "list_experiments", "smoke",
            "train", "check_settings", "NonFiniteLossError"]

@@ -73,7 +73,7 @@ def _settings_help() -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from stablenets.pipeline import SCALES
+    from stablenets.training.scale import SCALES
 
     default_class = subparsers._parser_class  # add_parser has no per-parser class argument
     subparsers._parser_class = _IntermixedParser
@@ -85,9 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         subparsers._parser_class = default_class
     p.add_argument("config", nargs="?", help="experiment name (see --list) or path to a TOML file")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="setting overrides, e.g. optim.lr=0.05")
-    p.add_argument("--list", action="store_true", help="list the packaged experiments and exit")
+    p.add_argument("--list", action="store_true", help="list the packaged experiments and exit (also: train list)")
     p.add_argument("--scale", choices=SCALES, default="paper",
-                   help="paper: as written; smoke: a few steps on tiny data, seconds on a CPU")
+                   help="paper: as written; smoke: a few steps on tiny data, seconds on a CPU, to check the "
+                        "plumbing (an entry's small and demo budgets: stablenets reproduce ENTRY --scale small)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
                    help="train one run per seed and report mean ± std")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -169,6 +170,8 @@ def run_train(args: argparse.Namespace) -> int:
     from stablenets.training.scale import SMOKE_FALLBACK
     from stablenets.training.trainer import NonFiniteLossError
 
+    if args.config == "list" and not args.overrides:  # `train list`, as `reproduce list`
+        args.list = True
     if args.list or not args.config:
         if not args.list:
             print("stablenets train: error: give an experiment name or TOML file (names below)", file=sys.stderr)
@@ -191,6 +194,10 @@ def run_train(args: argparse.Namespace) -> int:
             final = summary.get("final") or {}
             print(f"done: test accuracy {100 * final.get('test_acc', float('nan')):.2f}% after "
                   f"{final.get('epoch')} epochs; run folder {out}")
+        if args.scale == "smoke":
+            print("smoke scale checks that the run works end to end (a few steps on tiny data); its accuracy "
+                  "means nothing. Train at --scale paper (or an entry's small budget with "
+                  "`stablenets reproduce ENTRY --scale small`) for numbers that do.")
         first = out if not args.seeds else out / f"seed-{args.seeds[0]}"
         print(f"evaluate with: stablenets evaluate {first}/model.safetensors --suite {cfg.eval.suite or 'quick'}")
     except NonFiniteLossError as err:

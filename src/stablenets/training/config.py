@@ -104,6 +104,9 @@ class RunConfig:
                                       integer=True, ge=1)
     amp: bool = setting(True, "bf16 autocast for training on CUDA (never for evaluation)")
     channels_last: bool = setting(True, "channels_last memory format on CUDA")
+    cuda_graphs: bool = setting(True, "on CUDA, replay the whole natural training step as a CUDA graph when the "
+                                "learning rate is constant within epochs (see training/fastpath.py)")
+    fused_optimizer: bool = setting(True, "on CUDA, the optimiser's fused update kernel")
     compile: bool = setting(False, "torch.compile the training forward")
     compile_backend: str = setting("inductor", "torch.compile backend (\"eager\" checks the plumbing only)",
                                    nonempty=True)

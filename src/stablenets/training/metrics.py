@@ -85,7 +85,14 @@ class MetricsLog:
         self.path = Path(run_dir) / "metrics.jsonl"
         self.rows: list[dict] = []
         if self.path.is_file():
-            self.rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+            for number, line in enumerate(self.path.read_text(errors="replace").splitlines(), 1):
+                try:
+                    row = json.loads(line) if line.strip() else None
+                except ValueError as err:
+                    raise ValueError(f"{self.path} line {number} is damaged ({err}); the per-epoch record cannot be "
+                                     f"rebuilt: restore the file, or train the run again in a new folder") from None
+                if row is not None:
+                    self.rows.append(row)
 
     def truncate(self, epochs: int) -> None:
         """Keep the lines of the first ``epochs`` completed epochs only."""

@@ -34,8 +34,13 @@ from stablenets.training.config import OptimConfig, ScheduleConfig
 __all__ = ["build_optimizer", "learning_rate", "set_lr"]
 
 
-def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer:
-    """The optimiser over ``model``'s parameters, with scheme coefficients in a separate group."""
+def build_optimizer(model: nn.Module, cfg: OptimConfig, *, fused: bool = False,
+                    capturable: bool = False) -> torch.optim.Optimizer:
+    """The optimiser over ``model``'s parameters, with scheme coefficients in a separate group.
+
+    ``fused``: torch's fused update kernel (CUDA); ``capturable``: Adam keeps its step count on the
+    device so that its update can be captured in a CUDA graph. Neither changes the arithmetic.
+    """
     from stablenets.models import scheme_parameters
 
     scheme_ids = {id(p) for p in scheme_parameters(model)}
@@ -46,10 +51,12 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig) -> torch.optim.Optimizer
     if scheme:
         groups.append({"params": scheme, "weight_decay": cfg.weight_decay if cfg.scheme_weight_decay else 0.0,
                        "name": "scheme"})
+    extra = {"fused": True} if fused else {}
     if cfg.name == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov, **extra)
     if cfg.name == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas))
+        return torch.optim.Adam(groups, lr=cfg.lr, betas=tuple(cfg.betas), capturable=capturable and not fused,
+                                **extra)
     raise ValueError(f"unknown optimiser {cfg.name!r}; valid: sgd, adam")
 
 

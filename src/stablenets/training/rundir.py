@@ -10,15 +10,14 @@ Rules, checked before any data is loaded:
   lives, how the run is executed, what is evaluated afterwards). Every other difference is
   refused, naming the keys; every start of the run is recorded in ``history.jsonl`` with the
   settings it changed, so the folder always says how each epoch was trained.
-- One process writes a run at a time: :class:`RunLock` holds an exclusive ``flock`` on
-  ``<run>/.lock`` (released when the process ends, also by ``kill -9``).
+- One process writes a run at a time: the holder of the run's lease
+  (:class:`stablenets.training.lease.Lease`, shared with the reproduce workers; valid across hosts).
 - Hidden ``.*.tmp`` files left by a write that was killed (see :mod:`stablenets.atomic`) are
   removed at the next start, under the lock.
 """
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -26,14 +25,13 @@ from stablenets.atomic import TMP_SUFFIX, check_writable, write_text_atomic
 from stablenets.checkpoint import MODEL_FILE, STATE_FILE
 
 __all__ = ["ARTEFACTS", "RESUMABLE", "artefacts", "check_out_dir", "settings_changes", "check_resume",
-           "RunLock", "clean_stale_tmp", "record_start", "flatten"]
+           "clean_stale_tmp", "record_start", "flatten"]
 
 ARTEFACTS = (MODEL_FILE, STATE_FILE, "config.json", "metrics.jsonl", "summary.json", "history.jsonl",
              "seeds.json", "demo.json")
 RESUMABLE = ("run.epochs", "run.progress", "run.log_every", "run.finite_check_every", "run.compile",
              "run.compile_backend", "run.compile_mode", "run.amp", "run.channels_last", "data.root",
              "data.verify", "data.eval_batch_size", "description", "eval.")
-LOCK_FILE = ".lock"
 HISTORY_FILE = "history.jsonl"
 
 
@@ -126,40 +124,3 @@ def clean_stale_tmp(run_dir: Path) -> list[str]:
             p.unlink()
             removed.append(p.name)
     return removed
-
-
-class RunLock:
-    """An exclusive lock on a run directory for the life of this process (or until released)."""
-
-    def __init__(self, run_dir: Path):
-        self.path = run_dir / LOCK_FILE
-        self.fd: int | None = None
-
-    def acquire(self) -> "RunLock":
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: no lock
-            return self
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise ValueError(f"another process (pid {holder}) is writing {self.path.parent}; wait for it, or use "
-                             f"torchrun for several processes of one run") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self) -> "RunLock":
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()

@@ -18,8 +18,9 @@ import copy
 
 from stablenets.training.config import TrainConfig
 
-__all__ = ["smoke", "smoke_model", "SMOKE_FALLBACK"]
+__all__ = ["smoke", "smoke_model", "SMOKE_FALLBACK", "SCALES"]
 
+SCALES = ("paper", "smoke")  # of one run; an entry's "small" and "demo" budgets are `stablenets reproduce`'s
 SMOKE_FALLBACK = "embedded-mnist"
 # Families of ODE-block models, and the small stand-ins of families without a smaller member.
 _CONTINUOUS = ("sonet", "soblock", "soblock-wrn", "odenet", "odenet-wrn")

@@ -54,10 +54,12 @@ from stablenets.data import dataset_info, load_splits, make_batcher, to_model_in
 from stablenets.settings import SettingError
 from stablenets.training import distributed as D
 from stablenets.training import rundir
+from stablenets.training.lease import Lease
 from stablenets.training.config import TrainConfig, config_to_dict
+from stablenets.training.fastpath import StepRunner, fused_available, graphable_schedule, is_compile_error
 from stablenets.training.metrics import MetricsLog, NormTracker, coefficient_summary, topk_correct
 from stablenets.training.modes import step_seed, training_loss
-from stablenets.training.optim import build_optimizer, learning_rate, set_lr
+from stablenets.training.optim import build_optimizer, learning_rate
 
 __all__ = ["train", "NonFiniteLossError", "build_model", "evaluate_accuracy", "check_settings"]
 
@@ -131,6 +133,11 @@ def evaluate_accuracy(model, x: torch.Tensor, y: torch.Tensor, batch_size: int,
     model.train(was)
     n = max(x.shape[0], 1)
     return float(correct) / n, float(loss) / n, float(top5) / n
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else ""
 
 
 def _duration(seconds: float) -> str:
@@ -209,10 +216,13 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device =
         NonFiniteLossError: the loss or the weights became NaN/inf (the last good checkpoint is kept).
         ValueError: bad settings; ``run_dir`` holds stablenets files and ``resume`` is false; a resume
             of a folder without a run, or with settings a resume may not change; another process
-            writes ``run_dir``. :class:`~stablenets.checkpoint.CheckpointError` (a ValueError): a
+            holds the lease on ``run_dir`` (:class:`~stablenets.training.lease.LeaseHeld`).
+            :class:`~stablenets.checkpoint.CheckpointError` (a ValueError): a
             damaged resume state.
         stablenets.atomic.WriteError: ``run_dir`` is not writable, or a write failed (the message
             says what was saved).
+        stablenets.training.lease.LeaseLost: this process stopped renewing its lease for longer than
+            the expiry and another took the run over; nothing more was written.
     """
     cfg = check_settings(cfg)
     run_dir = Path(run_dir)
@@ -220,21 +230,21 @@ def train(cfg: TrainConfig, run_dir: str | Path, *, device: str | torch.device =
     device = ctx.device
     say = log if ctx.is_main else (lambda *_: None)
     state_path, model_path = run_dir / STATE_FILE, run_dir / MODEL_FILE
-    lock = rundir.RunLock(run_dir)
+    lease = Lease(run_dir)  # the caller's lease when it holds one (a reproduce worker): leases are re-entrant
     if ctx.is_main:
         rundir.check_out_dir(run_dir, resume)
-        lock.acquire()
+        lease.hold()
     try:
         if ctx.is_main:
             stale = rundir.clean_stale_tmp(run_dir)
             if stale:
                 say(f"removed {len(stale)} temporary file(s) left by an interrupted write: {', '.join(stale)}")
-        return _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path)
+        return _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path, lease)
     finally:
-        lock.release()
+        lease.release()
 
 
-def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> dict:
+def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path, lease) -> dict:
     device = ctx.device
     resolved = config_to_dict(cfg)
     state = load_train_state(state_path) if resume and state_path.exists() else None
@@ -250,7 +260,8 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     fast_layout = cuda and cfg.run.channels_last and image
     if fast_layout:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = build_optimizer(model, cfg.optim)
+    fused = cfg.run.fused_optimizer and fused_available(cfg.optim.name, device)
+    optimizer = build_optimizer(model, cfg.optim, fused=fused)
     if state is not None:
         try:
             model.load_state_dict(state["model"])
@@ -269,10 +280,17 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     train_model = model
     if ctx.active:
         train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if cuda else None)
+    uncompiled = train_model
     if cfg.run.compile:
         inductor_mode = cfg.run.compile_backend == "inductor" and cfg.run.compile_mode != "default"
-        train_model = torch.compile(train_model, backend=cfg.run.compile_backend,
-                                    mode=cfg.run.compile_mode if inductor_mode else None)
+        try:
+            train_model = torch.compile(train_model, backend=cfg.run.compile_backend,
+                                        mode=cfg.run.compile_mode if inductor_mode else None)
+        except Exception as err:
+            if not is_compile_error(err):
+                raise
+            say(f"torch.compile is off for this run ({type(err).__name__}: {_first_line(err)}); training goes on "
+                "eagerly")
     batcher = make_batcher(xtr, ytr, cfg.data.batch_size, device, augment=cfg.data.augment and image,
                            seed=cfg.run.seed, rank=ctx.rank, world_size=ctx.world_size, drop_last=ctx.active,
                            pad=cfg.data.augment_pad, pad_mode=cfg.data.augment_pad_mode)
@@ -286,6 +304,17 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
     tracker = NormTracker(model) if cfg.run.log_norms else None
     progress = _Progress(cfg.run.progress and ctx.is_main, cfg.run.log_every, say, epochs, steps,
                          cfg.data.batch_size * ctx.world_size)
+    graphs = (cuda and cfg.run.cuda_graphs and cfg.mode.kind == "natural" and cfg.optim.name == "sgd"
+              and graphable_schedule(cfg.schedule) and not ctx.active and tracker is None)
+
+    def loss_fn(xb, yb):
+        loss, logits = training_loss(train_model, model, xb, yb, cfg.mode, step_seed(cfg.run.seed, epoch, i))
+        return loss, loss.detach().float(), (logits.detach().argmax(1) == yb).sum()
+
+    runner = StepRunner(loss_fn, [p for p in model.parameters() if p.requires_grad], optimizer, graphs=graphs,
+                        autocast=cuda and cfg.run.amp, grad_clip=cfg.optim.grad_clip,
+                        before_step=(lambda: tracker.update()) if tracker is not None else None)
+    told = False
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         batcher.set_epoch(epoch)
@@ -303,26 +332,27 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
                 if i >= steps:
                     break
                 lr = learning_rate(cfg.optim.lr, cfg.schedule, epoch, i, steps, epochs)
-                set_lr(optimizer, lr)
                 if fast_layout:
                     xb = xb.contiguous(memory_format=torch.channels_last)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.run.amp):
-                    loss, logits = training_loss(train_model, model, xb, yb, cfg.mode,
-                                                 step_seed(cfg.run.seed, epoch, i))
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                loss = loss.detach().float()
+                try:
+                    loss, hit = runner.step(xb, yb, lr)
+                except Exception as err:  # the compiler failed on its first call: the step ran no update
+                    if train_model is uncompiled or not is_compile_error(err):
+                        raise
+                    say(f"torch.compile failed for this model ({type(err).__name__}: {_first_line(err)}); "
+                        "training goes on eagerly")
+                    train_model = uncompiled
+                    loss, hit = runner.step(xb, yb, lr)
                 first_bad = torch.where(torch.isfinite(loss) | (first_bad < steps), first_bad,
                                         torch.full_like(first_bad, i))
-                if cfg.optim.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                if tracker is not None:
-                    tracker.update()
-                optimizer.step()
                 step += 1
                 loss_sum += loss
-                correct += (logits.detach().argmax(1) == yb).sum()
+                correct += hit
                 seen += yb.shape[0]
+                if runner.failure is not None and not told:
+                    told = True
+                    say(f"CUDA graphs are off for this run (the step could not be captured: {runner.failure}); "
+                        "training goes on eagerly")
                 progress.step(loss_sum)
                 if (i + 1) % cfg.run.finite_check_every == 0 or i + 1 == steps:
                     bad = int(D.all_reduce_min(first_bad.clone(), ctx))
@@ -341,6 +371,7 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path) -> 
         if tracker is not None:
             row.update(tracker.summary())
         if ctx.is_main:
+            lease.check()
             written: tuple[str, ...] = ()
             try:
                 save_model(model_path, model, {**meta, "epoch": epoch + 1})

@@ -1,0 +1,102 @@
+"""The command line starts fast and reads plainly: no torch for --help or a mistyped argument, no RST markup
+in the help, one entry described by `reproduce show`, warnings said once."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stablenets.cli import COMMANDS, build_parser, main
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+MISTAKES = [["--help"], [], ["nosuch"], ["train", "--bogus"], ["train", "--scale", "huge", "x"],
+            ["reproduce", "--scale", "huge", "C-table1"], ["evaluate"], ["analyze", "nosuch"], ["data", "--bogus"],
+            ["demo", "--bogus"], ["models", "a", "b"], ["train", "--help"], ["reproduce", "--help"],
+            ["evaluate", "--help"], ["analyze", "--help"], ["data", "--help"], ["demo", "--help"]]
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    """Each argument list in a fresh process: it ends in argparse's exit, and torch was never imported."""
+    script = ("import sys, io, contextlib\n"
+              "from stablenets.cli import main\n"
+              "out = io.StringIO()\n"
+              "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):\n"
+              "    try:\n        main(sys.argv[1:])\n    except SystemExit as e:\n        code = e.code\n"
+              "    else:\n        code = 'returned'\n"
+              "print(code, 'torch' in sys.modules, 'stablenets.models' in sys.modules)\n")
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    for argv in MISTAKES:
+        done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, env=env,
+                              timeout=60)
+        code, torch_loaded, models_loaded = done.stdout.split()
+        assert code in ("0", "2"), (argv, done.stdout, done.stderr)
+        assert torch_loaded == "False" and models_loaded == "False", f"{argv} imported torch"
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                yield from _parsers(child)
+
+
+def test_help_text_has_no_rst_markup():
+    for parser in _parsers(build_parser()):
+        text = parser.format_help()
+        assert "``" not in text and ":func:`" not in text and ":data:`" not in text and ":mod:`" not in text, \
+            f"{parser.prog}: {text[:300]}"
+
+
+def test_every_command_is_listed_and_registered():
+    full = build_parser()
+    (sub,) = [a for a in full._actions if isinstance(a, argparse._SubParsersAction)]
+    assert list(sub.choices) == list(COMMANDS)
+
+
+def test_analyze_names_exactly_the_kinds_it_runs():
+    from stablenets.analysis.cli import KIND_NAMES
+    from stablenets.analysis.kinds import KINDS
+
+    assert sorted(KIND_NAMES) == sorted(KINDS)
+
+
+@pytest.mark.parametrize("argv", [["reproduce", "show", "E-table10"], ["reproduce", "E-table10", "--help"]])
+def test_reproduce_show_describes_one_entry(argv, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) if "--help" in argv else contextlib.nullcontext():
+        assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("E-table10: Mapping from the coefficients")
+    for part in ("claims checked:", "largest modulus equals Table 10's", "decisions (where the paper is silent):",
+                 "cost:", "no training at any scale", "on disk:", "small (under runs/reproduce/small): nothing yet"):
+        assert part in text, part
+
+
+def test_reproduce_show_of_a_trained_entry_lists_runs_protocol_and_cost(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["reproduce", "show", "C-table1"]) == 0
+    text = capsys.readouterr().out
+    assert "runs at small scale:" in text and "ie-resnet-3-18-w8" in text
+    assert "evaluation at small scale: suite C-table1; attacks fgsm; the first 500 test points" in text
+    assert "paper: about" in text and "GPU-hours" in text
+    assert main(["reproduce", "show", "C-table99"]) == 2
+
+
+def test_models_says_its_stability_warnings_once_under_the_table(capsys):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["models", "preresnet-alpha"]) == 0
+    out = capsys.readouterr()
+    assert not [w for w in caught if "Stability" in type(w.message).__name__], "no warning in the middle"
+    lines = out.out.rstrip().splitlines()
+    assert lines[-1].startswith("note: 2 preset(s) raise a StabilityWarning when built")
+    assert out.out.count("StabilityWarning") == 1 and "Warning" not in out.err
