@@ -59,13 +59,16 @@ def _protocol_text(entry, scale: str) -> str:
 
 
 def _cost_lines(entry) -> list[str]:
-    from stablenets.reproduce.costs import cost_facts, entry_gpu_hours
+    from stablenets.reproduce.costs import entry_cost
 
     if entry.kind == "paper-only" or entry.analysis.get("train") is False or not entry.trains:
         return ["  no training at any scale: the analysis runs in seconds"]
-    hours = entry_gpu_hours(entry)
+    cost = entry_cost(entry)
+    hours = cost.hours
+    basis = "measured" if cost.measured else "partly derived from measured models"
     paper = "unknown (a preset is missing)" if math.isnan(hours) else \
-        f"about {hours:.1f} GPU-hours on one {cost_facts()['reference']['device']} (estimate, reproduce/costs.py)"
+        (f"about {hours:.1f} GPU-hours on one {' / '.join(sorted(cost.devices)) or 'GPU'} ({basis}; "
+         f"`reproduce list {entry.id}` gives it run by run)")
     small = entry.small.get("note") or "the paper's setting shrunk (see the entry's small table)"
     lines = [f"  paper: {paper}", f"  small: {small}",
              "  smoke: seconds on a CPU (2 steps of 8 samples per run; checks the pipeline, not the claim)"]
