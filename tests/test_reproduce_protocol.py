@@ -188,6 +188,11 @@ def test_reproduce_both_protocols_side_by_side_at_smoke_scale(tmp_path):
     assert "best-epoch test acc" in (tmp_path / "A-table1" / "table.md").read_text()
     both = (tmp_path / "A-table1.both" / "table.md").read_text()
     assert "[paper]" in both and "[code]" in both
+    assert "## Protocol: both" in both and "[code] " in both  # the claims of each protocol, marked
+    index = (tmp_path / "index.md").read_text()  # each protocol's report is listed and linked to its own folder
+    for link in ("(A-table1/report.html)", "(A-table1.code/report.html)", "(A-table1.both/report.html)"):
+        assert link in index, link
+    assert "A-table1 (code protocol)" in index and "A-table1 (paper and code protocols)" in index
 
 
 # One entry per paper besides A (above), each cut to one run that the entry's code differences change.

@@ -649,8 +649,11 @@ def index_markdown(out: Path) -> str | None:
                     for c in report.get("claims", [])]
         counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "contradicted", "inconclusive", "not checked")
                            if verdicts.count(v))
+        folder = path.parent.name  # <ENTRY>, or <ENTRY>.code / <ENTRY>.both for the other protocols
+        shown = report["entry"] + {"code": " (code protocol)", "both": " (paper and code protocols)"}.get(
+            report.get("protocol"), "")
         rows.append("| " + " | ".join(_cell(c) for c in (
-            f"[{report['entry']}]({report['entry']}/report.html)", report.get("title", ""), report.get("scale", ""),
+            f"[{shown}]({folder}/report.html)", report.get("title", ""), report.get("scale", ""),
             counts or "no claim", _glance(report))) + " |")
     if not rows:
         return None
@@ -660,8 +663,9 @@ def index_markdown(out: Path) -> str | None:
 
 
 def _entry_order(name: str):
-    match = re.match(r"^([A-E])-(table|fig)(\d+)$", name)
-    return (match.group(1), match.group(2) != "table", int(match.group(3))) if match else ("Z", True, 0)
+    match = re.match(r"^([A-E])-(table|fig)(\d+)(?:\.(code|both))?$", name)
+    return (match.group(1), match.group(2) != "table", int(match.group(3)), match.group(4) or "") if match \
+        else ("Z", True, 0, "")
 
 
 def _glance(report: dict) -> str:

@@ -286,6 +286,9 @@ def reproduce(entry_id: str, scale: str = "small", seeds=None, *, launcher: str 
         return results[protocol]
     report = rep.side_by_side(results["paper"]["report"], results["code"]["report"])
     paths = rep.write_report(report, entry_dir(out, entry.id, "both"))
+    index = rep.write_index(out)
+    if index is not None:
+        paths["index.html"] = index
     log(f"{entry.id} ({scale}): paper and code protocols side by side -> {paths['table.md']}")
     return {"report": report, "paths": paths, "parts": results,
             "unfinished": results["paper"]["unfinished"] + results["code"]["unfinished"]}
