@@ -110,3 +110,29 @@ def test_cw_l2_never_beats_the_minimal_distance_and_finds_near_minimal_examples(
     assert fooled[reachable].all()
     assert (dist[correct & fooled] >= dmin[correct & fooled] - 1e-5).all()
     assert (dist[reachable] <= 1.25 * dmin[reachable] + 1e-3).all()
+
+
+def test_targeted_cw_l2_drives_each_sample_to_its_random_wrong_label():
+    from stablenets.attacks.cw_l2 import random_targets
+
+    g = torch.Generator().manual_seed(3)
+    model = nn.Linear(8, 4).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.randn(4, 8, generator=g, dtype=torch.float64))
+        model.bias.zero_()
+    x = 0.3 + 0.4 * torch.rand(64, 8, generator=g, dtype=torch.float64)
+    y = model(x).argmax(1)
+    t = random_targets(y, 4, seed=7)
+    assert (t != y).all() and len(set(t.tolist())) >= 3  # wrong labels, spread over the classes
+    assert torch.equal(t, random_targets(y, 4, seed=7))        # the seed fixes them
+    x_adv = cw_l2(model, x, y, c=1.0, steps=200, lr=0.01, binary_search_steps=6, target="random", seed=7)
+    pred = model(x_adv).argmax(1)
+    moved = pred != y
+    assert moved.float().mean() > 0.9
+    assert torch.equal(pred[moved], t[moved])  # a success is the target label, never another wrong one
+    # To reach t a sample must cross its own decision boundary: no shorter than the untargeted minimum.
+    w = model.weight.detach()
+    others = [(w[y] - w[j]) for j in range(4)]
+    dmin = torch.stack([((v * x).sum(1) / v.norm(dim=1)).where(j != y, torch.full_like(y, 1e9, dtype=x.dtype))
+                        for j, v in enumerate(others)]).min(0).values
+    assert ((x_adv - x).norm(dim=1)[moved] >= dmin[moved] - 1e-6).all()

@@ -50,6 +50,7 @@ def test_paper_c_pgd20_fgsm_cw_and_transfer():
     # C §5.1: "Adam for 50 iterations with learning rate equaling 6 × 10^-4 and c = 10 for C&W"
     (cw,) = settings(p["cw_l2"])
     assert (cw["steps"], cw["lr"], cw["c"], cw["binary_search_steps"]) == (50, 6e-4, 10.0, 1)
+    assert cw["target"] == "random"  # §5.1: "F(w, x + η) = t … t is the target label"
     # C §5.2 / C-table2: FGSM "δ = 1/255 for CIFAR-10"; C-table1: "δ = 0.15 for MNIST"
     assert p["fgsm"]["radii"] == [1 / 255]
     assert plan("C-table1")["fgsm"]["radii"] == [0.15]

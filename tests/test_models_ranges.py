@@ -78,9 +78,14 @@ def cases(preset: str, arg: str, r: dict):
         bad_element, good_element = _element_cases(r["each"])
         channels = dataset_info(get_preset(preset).dataset).in_channels
         size = channels if arg in ("mean", "std") else None
+        good = st.lists(good_element, min_size=size or 1, max_size=size or 4)
+        if r.get("broadcast"):  # one number stands for every element: a bad element alone is bad, a good one good
+            bad = st.one_of(st.just([]), st.just("word"), bad_element.filter(lambda v: not isinstance(v, str)),
+                            st.lists(bad_element, min_size=size or 1, max_size=size or 3))
+            return bad, st.one_of(good, good_element)
         bad = st.one_of(st.just([]), st.just("word"), st.just(0.5),
                         st.lists(bad_element, min_size=size or 1, max_size=size or 3))
-        return bad, st.lists(good_element, min_size=size or 1, max_size=size or 4)
+        return bad, good
     return _element_cases(r)
 
 

@@ -42,6 +42,7 @@ def test_entry_is_well_formed_at_every_scale(entry_id):
         assert entry.small.get("note"), "the small scale documents its CPU budget"
     for claim in entry.claims:
         assert claim.get("metric") in keys, f"claim {claim.get('text')!r} checks a column the entry has"
+        assert set(claim.get("metrics", [])) <= keys, f"claim {claim.get('text')!r} checks columns the entry has"
 
 
 @pytest.mark.parametrize("entry_id", [e for e in ENTRIES if get_entry(e).protocol.get("suite")])
@@ -274,3 +275,51 @@ def test_d_table3_cells_are_the_papers_step_lists():
             assert cells[f"t1_{k}"] == steps[1]
         assert cells[f"accepted_{last}"] == len(cells[f"steps_{last}"]) - 1
         assert step_shift(cells[f"steps_{first}"], cells[f"steps_{last}"]) == pytest.approx(cells["shift"], abs=1e-9)
+
+
+def _claims_on_paper(entry_id: str, change: dict | None = None) -> dict[str, dict]:
+    """The entry's claims on the paper's own numbers ({text: result}); ``change`` edits cells first."""
+    entry = get_entry(entry_id)
+    rows = paper_rows(entry, expand_runs(entry, "paper"))
+    values = {label: {k: c["mean"] for k, c in row.items()} for label, row in rows.items()}
+    for (label, key), value in (change or {}).items():
+        values[label][key] = value
+    return {r["text"]: r for r in check_claims(entry, values, {})}
+
+
+def _claim(results: dict, start: str) -> dict:
+    return next(r for text, r in results.items() if text.startswith(start))
+
+
+def test_the_papers_full_statements_hold_on_their_own_numbers_and_fail_when_a_cell_does():
+    # D-table1: the SONet-64 headline, ℓ2 and PGD-1000.
+    d1 = _claims_on_paper("D-table1")
+    assert _claim(d1, "The headline (§5.2)")["holds"] and _claim(d1, "Under PGD-20 ℓ2")["holds"]
+    assert _claim(d1, "Under PGD-1000 ℓ∞ SOBlock-64")["holds"] and _claim(d1, "Under PGD-1000 ℓ∞ SONet-64")["holds"]
+    worse = _claims_on_paper("D-table1", {("SONet 64", "pgd20_linf"): 45.0})  # below TRADES-6's 45.24
+    assert _claim(worse, "The headline (§5.2)")["holds"] is False
+    # E-table6: the drop under noise, 12.38 against 6.40 points on average (E §5.3's numbers).
+    drop = _claim(_claims_on_paper("E-table6"), "the claim itself")
+    assert drop["holds"] and "mean 12.38 over 4 vs 6.395 over 6" in drop["detail"]  # the paper rounds to 6.40
+    # A-table6: all 30 comparisons.
+    a6 = _claim(_claims_on_paper("A-table6"), "the claim itself")
+    assert a6["holds"] and a6["detail"].startswith("30 of 30")
+    broken = _claim(_claims_on_paper("A-table6", {("λ-In-ResNet-164, ens", "fgsm"): 50.0}), "the claim itself")
+    assert broken["holds"] is False and "29 of 30" in broken["detail"]
+    # D-table3: |Δt₁| 0.018 at tol 0.1 against 0.003 at tol 0.001, an order of magnitude.
+    d3 = _claim(_claims_on_paper("D-table3"), "the claim itself")
+    assert d3["holds"] and "0.018" in d3["detail"] and "0.003" in d3["detail"]
+    # C-fig5 and B-fig6 are figures without cells: their claims are checked on our numbers only.
+    gap = check_claims(get_entry("C-fig5"), {"IE-ResNet-1-50": {"pgd10": 40, "pgd20": 35, "pgd30": 33, "pgd50": 32,
+                                                                 "pgd80": 31, "pgd100": 31},
+                                             "ResNet-50": {"pgd10": 38, "pgd20": 31, "pgd30": 28, "pgd50": 26,
+                                                           "pgd80": 25, "pgd100": 24}}, {})
+    assert [r["holds"] for r in gap] == [True, True, True]
+    shrink = check_claims(get_entry("C-fig5"), {"IE-ResNet-1-50": {"pgd10": 40, "pgd100": 25},
+                                                "ResNet-50": {"pgd10": 30, "pgd100": 24}}, {})
+    assert shrink[2]["holds"] is False
+    fails = check_claims(get_entry("B-fig6"), {"h=1.0 adam lr 0.5": {"acc": 10.0}, "h=0.1 adam lr 0.5": {"acc": 80.0}},
+                         {})
+    assert [r["holds"] for r in fails[1:]] == [True, True]
+    trains = check_claims(get_entry("B-fig6"), {"h=1.0 adam lr 0.5": {"acc": 85.0}}, {})
+    assert trains[1]["holds"] is False

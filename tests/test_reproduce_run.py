@@ -55,7 +55,7 @@ def test_entry_runs_end_to_end_at_smoke_scale(entry_id, tmp_path):
 
     def measured_here(metric):
         source, _, key = metric["from"].partition(":")
-        if source in ("curve", "ensemble"):
+        if source in ("curve", "ensemble", "preflight"):  # preflight: the fidelity check is off at smoke scale
             return False
         return source != "eval" or key == "clean" or key.split("@")[0].split("/")[0] in ran_attacks
 
@@ -123,8 +123,11 @@ def test_d_table3_solver_steps_end_to_end_at_smoke_scale(tmp_path):
         assert accepted >= 1 and accepted == int(accepted)
         assert 0 <= row["ours"]["shift"]["mean"] < 1
         assert row["paper"]["t1_1"]["mean"] == entry.paper_values[label]["steps_1"][1]  # the paper's beside ours
-    assert len(report["claims"]) == len(entry.claims)  # judged (at one smoke seed it may be inconclusive)
-    assert report["claims"][0]["verdict"] in ("holds", "contradicted", "inconclusive")
+    # The step times come from trained runs (D-table2's), so one seed leaves their spread unmeasured: a claim is
+    # decided, or undecided saying that more seeds would decide it.
+    assert len(report["claims"]) == len(entry.claims)
+    first = report["claims"][0]
+    assert first["verdict"] in ("holds", "contradicted") or "more seeds" in first["decide"], first
 
 
 def test_solver_steps_records_increasing_accepted_times_that_end_at_t1():

@@ -42,7 +42,12 @@ CASES = {
     "trend": ({"kind": "trend", "metric": METRIC, "series": "s", "direction": "decreasing"}, ["a", "b", "c"],
               {"s": [(1, "a"), (2, "b"), (3, "c")]}),
     "best": ({"kind": "best", "metric": METRIC, "run": "a"}, ["a", "b", "c"], {}),
+    "means": ({"kind": "means", "metric": METRIC, "high": ["a", "b"], "low": ["c", "d"]}, ["a", "b", "c", "d"], {}),
+    "all_greater": ({"kind": "all_greater", "pairs": [["a", "b"], ["c", "d"]], "metrics": [METRIC]},
+                    ["a", "b", "c", "d"], {}),
 }
+# Kinds over several columns or orders of magnitude: their own constructed cases below.
+OWN_CASES = ("gap_grows", "magnitude")
 LEVELS = [0.85, 0.70, 0.55, 0.40]
 
 
@@ -97,7 +102,7 @@ def test_close_to_the_papers_numbers_judges_each_row_against_its_printed_value()
 
 
 def test_every_claim_kind_of_the_registry_is_covered_here():
-    assert set(CLAIM_KINDS) == set(CASES) | {"close"}
+    assert set(CLAIM_KINDS) == set(CASES) | set(OWN_CASES) | {"close"}
 
 
 def test_numbers_without_evidence_are_exact_as_the_papers_printed_numbers_are():
@@ -146,3 +151,33 @@ def test_outcomes_pack_and_unpack_exactly():
     flags = [bool(i % 3 == 0 or i % 7 == 1) for i in range(1003)]
     assert unpack_outcomes(pack_outcomes(flags), len(flags)) == flags
     assert math.ceil(len(flags) / 8) * 4 / 3 <= len(pack_outcomes(flags)) <= 1400
+
+
+@pytest.mark.parametrize("seeds", [1, 3])
+def test_gap_grows_holds_when_the_gap_widens_is_contradicted_when_it_shrinks_and_undecided_on_few_points(seeds):
+    """a − b over three columns (weaker to stronger attack): 5, 15, 30 points, or the reverse."""
+    claim = {"kind": "gap_grows", "runs": ["a", "b"], "metrics": ["m1", "m2", "m3"]}
+    grows = {"a": [0.80, 0.70, 0.60], "b": [0.75, 0.55, 0.30]}
+    shrinks = {"a": [0.80, 0.70, 0.60], "b": [0.50, 0.55, 0.55]}
+    for accs, n, expected in ((grows, 2000, "holds"), (shrinks, 2000, "contradicted"), (grows, 12, "inconclusive")):
+        evidence = {label: {m: _row([acc + 0.01 * s for s in range(seeds)], n, seed=10 * i + j)
+                            for j, (m, acc) in enumerate(zip(claim["metrics"], levels))}
+                    for i, (label, levels) in enumerate(accs.items())}
+        values = {label: {m: e.center for m, e in by.items()} for label, by in evidence.items()}
+        (result,) = check_claims(SimpleNamespace(claims=[claim]), values, {}, evidence)
+        assert result["verdict"] == expected, (accs, n, result)
+    exact = {"a": {"m1": 80.0, "m2": 70.0, "m3": 60.0}, "b": {"m1": 75.0, "m2": 60.0, "m3": 60.0}}
+    (result,) = check_claims(SimpleNamespace(claims=[claim]), exact, {})
+    assert result["verdict"] == "contradicted"  # the gap 5, 10, 0 does not grow: as printed, it falls
+
+
+def test_magnitude_on_exact_numbers_counts_decades_and_with_seeds_tests_the_decade_boundary():
+    """D-table3's kind: |Δt₁| 0.018 against 0.003 is one order of magnitude; 0.009 against 0.003 is none."""
+    claim = {"kind": "magnitude", "metric": METRIC, "a": "a", "b": "b", "by": 1}
+    ns = SimpleNamespace(claims=[claim])
+    assert check_claims(ns, {"a": {METRIC: 0.018}, "b": {METRIC: 0.003}}, {})[0]["verdict"] == "holds"
+    assert check_claims(ns, {"a": {METRIC: 0.009}, "b": {METRIC: 0.003}}, {})[0]["verdict"] == "contradicted"
+    b = Evidence(values=(0.0029, 0.0030, 0.0031))
+    for a_values, expected in (((0.017, 0.018, 0.019), "holds"), ((0.0049, 0.0050, 0.0051), "contradicted"),
+                               ((0.004, 0.018, 0.032), "inconclusive")):
+        assert _check(claim, {"a": Evidence(values=a_values), "b": b}, {})["verdict"] == expected, a_values

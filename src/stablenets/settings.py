@@ -16,7 +16,8 @@ Plain values (outside a dataclass) are checked with :func:`check`, which takes t
 keywords. Ranges: ``ge``/``gt``/``le``/``lt`` bounds, ``integer`` (an int, not a bool or a float),
 ``number`` (an int or a float, not a bool), ``finite`` (default on for numbers: NaN and ±inf are
 refused), ``choices`` (a value among these), ``nonempty`` (a sequence or string with at least one
-element), ``each`` (a dict of these keywords applied to every element of a list or tuple).
+element), ``each`` (a dict of these keywords applied to every element of a list or tuple),
+``broadcast`` (a single number also stands for every element, and is checked by ``each``).
 
 The keyword arguments of a function (a model builder) declare their ranges with :func:`ranges`,
 the same keywords per argument, and are checked with :func:`check_arguments`:
@@ -36,7 +37,8 @@ from typing import Any
 __all__ = ["SettingError", "setting", "check", "validate", "describe", "range_text", "ranges", "argument_ranges",
            "check_arguments"]
 
-_RANGE_KEYS = ("ge", "gt", "le", "lt", "integer", "number", "finite", "choices", "nonempty", "each", "optional")
+_RANGE_KEYS = ("ge", "gt", "le", "lt", "integer", "number", "finite", "choices", "nonempty", "each", "broadcast",
+               "optional")
 
 
 class SettingError(ValueError):
@@ -71,6 +73,8 @@ def range_text(**range_: Any) -> str:
         parts.append("not empty")
     if range_.get("each"):
         parts.append("each element " + range_text(**range_["each"]))
+    if range_.get("broadcast"):
+        parts.append("or one number for every element")
     if range_.get("optional"):
         parts.append("or None")
     return ", ".join(parts) if parts else "any value"
@@ -82,12 +86,14 @@ def _is_number(value: Any) -> bool:
 
 def check(name: str, value: Any, *, ge: Any = None, gt: Any = None, le: Any = None, lt: Any = None,
           integer: bool = False, number: bool = False, finite: bool = True, choices: Sequence | None = None,
-          nonempty: bool = False, each: dict | None = None, optional: bool = False) -> Any:
+          nonempty: bool = False, each: dict | None = None, broadcast: bool = False, optional: bool = False) -> Any:
     """Return ``value`` if it lies in the range, else raise one :class:`SettingError` naming ``name``."""
     if value is None and optional:
         return value
+    if broadcast and _is_number(value):  # one number for every element
+        return check(name, value, **dict(each or {}, number=True))
     range_ = dict(ge=ge, gt=gt, le=le, lt=lt, integer=integer, number=number, finite=finite, choices=choices,
-                  nonempty=nonempty, each=each, optional=optional)
+                  nonempty=nonempty, each=each, broadcast=broadcast, optional=optional)
 
     def fail(why: str) -> SettingError:
         return SettingError(f"{name} = {value!r}: {why} (accepted: {range_text(**range_)})")

@@ -12,6 +12,12 @@ lr 6e-4, c = 10 and no search (``binary_search_steps=1``).
 
 With ``eps`` set, successes whose ‖δ‖₂ exceeds ε are discarded, which turns the attack
 into an ε-bounded one (robust accuracy "at radius ε").
+
+``target="random"`` is the targeted form C §5.1 writes (F(w, x + η) = t, t the target label):
+each sample's target t is drawn uniformly among its wrong labels from ``seed`` (Carlini & Wagner
+2017 §VI, the "average case"; paper C's public code has no C&W), the misclassification term
+becomes max(max_{j≠t} z_j − z_t, −κ), and a success is a sample classified as t. A sample never
+driven to its target is returned unchanged.
 """
 from __future__ import annotations
 
@@ -23,7 +29,16 @@ from torch import nn
 from stablenets.attacks.base import Norm, attack_mode, check_attack_inputs, margin, per_sample_norm
 from stablenets.settings import setting
 
-__all__ = ["cw_l2", "CWL2Settings"]
+__all__ = ["cw_l2", "CWL2Settings", "random_targets"]
+
+TARGETS = ("none", "random")
+
+
+def random_targets(y: torch.Tensor, num_classes: int, seed: int) -> torch.Tensor:
+    """A label ≠ y per sample, uniform over the num_classes − 1 wrong ones, from ``seed`` (on y's device)."""
+    g = torch.Generator().manual_seed(int(seed))
+    shift = torch.randint(1, num_classes, (y.shape[0],), generator=g).to(y.device)
+    return (y + shift) % num_classes
 
 
 @dataclass
@@ -34,6 +49,8 @@ class CWL2Settings:
     kappa: float = setting(0.0, "confidence margin κ", ge=0)
     binary_search_steps: int = setting(1, "outer searches over c (1 = no search)", ge=1, integer=True)
     eps: float | None = setting(None, "discard successes with ‖δ‖₂ > eps (None: unbounded)", ge=0, optional=True)
+    target: str = setting("none", "none: untargeted; random: a wrong label per sample drawn from the seed (targeted)",
+                          choices=TARGETS)
 
 
 def _atanh(x: torch.Tensor) -> torch.Tensor:
@@ -42,12 +59,13 @@ def _atanh(x: torch.Tensor) -> torch.Tensor:
 
 def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, c: float = 10.0, steps: int = 50,
           lr: float = 6e-4, kappa: float = 0.0, binary_search_steps: int = 1, *,
-          eps: float | None = None, seed: int = 0) -> torch.Tensor:
-    """Untargeted CW-L2; returns the smallest adversarial example found per sample (or x)."""
+          eps: float | None = None, target: str = "none", seed: int = 0) -> torch.Tensor:
+    """CW-L2, untargeted or (``target="random"``) targeted; returns the smallest adversarial example found per
+    sample (or x)."""
     from stablenets.attacks.registry import get_attack_spec
 
     get_attack_spec("cw_l2").make(dict(c=c, steps=steps, lr=lr, kappa=kappa, binary_search_steps=binary_search_steps,
-                                       eps=eps))
+                                       eps=eps, target=target))
     check_attack_inputs(x, y, eps)
     x = x.detach()
     n = x.shape[0]
@@ -57,6 +75,7 @@ def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, c: float = 10.0, s
     hi = torch.full((n,), float("inf"), device=x.device)
     best_x, best_d = x.clone(), torch.full((n,), float("inf"), device=x.device)
     w0 = _atanh(x)
+    goal = None
     with attack_mode(model), torch.enable_grad():
         for _ in range(binary_search_steps):
             w = w0.clone().requires_grad_(True)
@@ -65,7 +84,9 @@ def cw_l2(model: nn.Module, x: torch.Tensor, y: torch.Tensor, c: float = 10.0, s
             for _ in range(steps):
                 x_adv = (torch.tanh(w) + 1) / 2
                 logits = model(x_adv)
-                m = margin(logits, y)
+                if target == "random" and goal is None:
+                    goal = random_targets(y, logits.shape[1], seed)
+                m = margin(logits, y) if goal is None else -margin(logits, goal)  # > 0: fooled (into t)
                 dist = (x_adv - x).flatten(1).pow(2).sum(1)
                 loss = (dist + const * torch.clamp(-m, min=-kappa)).sum()
                 opt.zero_grad(set_to_none=True)

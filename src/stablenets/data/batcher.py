@@ -28,15 +28,19 @@ import torch.nn.functional as F
 from stablenets.data.prepare import to_model_input
 
 
+PAD_MODES = ("zeros", "reflect")
+
+
 def random_crop_flip(x: torch.Tensor, dy: torch.Tensor, dx: torch.Tensor, flip: torch.Tensor,
-                     pad: int = 4) -> torch.Tensor:
-    """Crop ``x`` (B,C,H,W) from its zero-padded copy at offsets (dy, dx) and mirror where ``flip``.
+                     pad: int = 4, pad_mode: str = "zeros") -> torch.Tensor:
+    """Crop ``x`` (B,C,H,W) from its padded copy at offsets (dy, dx) and mirror where ``flip``.
 
     out[b, c, i, j] = xp[b, c, dy_b + i, dx_b + (W−1−j if flip_b else j)], with xp = x padded by
-    ``pad`` zeros on every side; dy = dx = pad and flip = False give back x.
+    ``pad`` zeros on every side (``pad_mode="reflect"``: the mirror image of the border, as paper A's
+    code pads); dy = dx = pad and flip = False give back x.
     """
     B, C, H, W = x.shape
-    xp = F.pad(x, (pad, pad, pad, pad)).flatten(2)
+    xp = F.pad(x, (pad, pad, pad, pad), mode="reflect" if pad_mode == "reflect" else "constant").flatten(2)
     ar_h = torch.arange(H, device=x.device)
     ar_w = torch.arange(W, device=x.device)
     rows = dy[:, None] + ar_h
@@ -59,7 +63,7 @@ class DeviceBatcher:
         batch_size: samples per batch on this rank.
         device: where batches are produced; default the images' device.
         shuffle: a new permutation every epoch (else the stored order).
-        augment: random crop with ``pad`` zero padding and horizontal flip (images only).
+        augment: random crop with ``pad`` padding (``pad_mode`` zeros or reflect) and horizontal flip (images only).
         seed: with the epoch, fixes the permutation and the augmentation.
         drop_last: drop this rank's last incomplete batch.
         rank, world_size: this process's shard for data-parallel training.
@@ -67,7 +71,7 @@ class DeviceBatcher:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, device=None,
                  shuffle: bool = True, augment: bool = False, seed: int = 0, drop_last: bool = False,
-                 rank: int = 0, world_size: int = 1, pad: int = 4):
+                 rank: int = 0, world_size: int = 1, pad: int = 4, pad_mode: str = "zeros"):
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         if batch_size < 1:
@@ -75,6 +79,9 @@ class DeviceBatcher:
         if not 0 <= rank < world_size:
             raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
         self.is_image = images.dtype == torch.uint8 and images.ndim == 4
+        if pad_mode not in PAD_MODES:
+            raise ValueError(f"pad_mode {pad_mode!r} must be one of {PAD_MODES}")
+        self.pad_mode = pad_mode
         if augment and not self.is_image:
             raise ValueError(f"augment=True needs uint8 N×C×H×W images; got {images.dtype} of shape "
                              f"{tuple(images.shape)} (text and points are not augmented)")
@@ -137,7 +144,7 @@ class DeviceBatcher:
             if self.is_image:
                 if aug is not None:
                     a = aug[k * bs:(k + 1) * bs]
-                    x = random_crop_flip(x, a[:, 0], a[:, 1], a[:, 2].bool(), self.pad)
+                    x = random_crop_flip(x, a[:, 0], a[:, 1], a[:, 2].bool(), self.pad, self.pad_mode)
                 x = to_model_input(x)
             yield x, y
 

@@ -20,7 +20,10 @@ the robustness numbers could be meaningless:
   logits (and possibly its label) depend on which other samples share its batch; robust
   accuracy then depends on the batch size, and an attack sees a function coupled across
   the batch;
-- finite: outputs containing NaN or Inf are an error (non-finite weights), not a report.
+- finite: outputs containing NaN or Inf are an error (non-finite weights), not a report;
+- gradient fidelity (models with ODE blocks or IE-skip loops, ``fidelity_samples`` > 0): the
+  cosine between the input gradient at the deployed solver settings and that of the same weights
+  solved tightly in float64, for the network and per block (:mod:`stablenets.evaluation.fidelity`).
 """
 from __future__ import annotations
 
@@ -81,8 +84,9 @@ def batch_composition(model: nn.Module, x: torch.Tensor, k: int = 4) -> float:
         return max(float((model(x[i:i + 1]) - together[i:i + 1]).abs().max()) for i in range(min(k, x.shape[0])))
 
 
-def preflight(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """Run the checks on a batch; returns {"values": {...}, "warnings": [...]}.
+def preflight(model: nn.Module, x: torch.Tensor, y: torch.Tensor, fidelity_samples: int = 0) -> dict:
+    """Run the checks on a batch; returns {"values": {...}, "warnings": [...]}; ``fidelity_samples`` test
+    points go to the gradient-fidelity check (0: not run).
 
     Raises ValueError for outputs that cannot be class scores for these labels.
     """
@@ -137,4 +141,18 @@ def preflight(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
             warnings.append(f"a sample's logits change by up to {values['batch_composition']:.3g} with the other samples "
                             "in its batch (an adaptive ODE solver shares one step size across the batch): "
                             "accuracies depend on the batch size, and attacks see a batch-coupled function")
+    if fidelity_samples > 0:
+        from stablenets.evaluation.fidelity import FIDELITY_WARNING, gradient_fidelity, has_solver_blocks
+
+        if has_solver_blocks(model):
+            k = min(fidelity_samples, x.shape[0])
+            fidelity = gradient_fidelity(model, x[:k], y[:k])
+            values["gradient_fidelity"] = fidelity["network"]
+            values["gradient_fidelity_blocks"] = fidelity["blocks"]
+            values["gradient_fidelity_reference"] = fidelity["reference"]
+            if not fidelity["network"] >= FIDELITY_WARNING:
+                warnings.append(f"the input gradient at the deployed solver settings has cosine "
+                                f"{fidelity['network']:.2f} with the gradient of the same weights solved tightly "
+                                f"({fidelity['reference']}): gradient attacks follow a solver artefact, not the "
+                                "function; trust the gradient-free, transfer and adaptive attacks")
     return {"values": values, "warnings": warnings}

@@ -203,7 +203,8 @@ def evaluate_robustness(model: nn.Module, x: torch.Tensor, y: torch.Tensor, suit
     try:
         with torch.autocast(device_type=device.type, enabled=False), solver_settings(model, cfg.get("solver")) as solver:
             result["solver"] = solver
-            result["preflight"] = preflight(model, x[:batch_size], y[:batch_size])
+            result["preflight"] = preflight(model, x[:batch_size], y[:batch_size],
+                                            fidelity_samples=int((cfg.get("fidelity") or {}).get("samples", 0)))
             was_training = [m.training for m in model.modules()]
             model.eval()
             try:

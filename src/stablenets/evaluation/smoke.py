@@ -5,7 +5,7 @@ every attack and noise kind of suite ``name`` but cut each to its cheapest form:
 most 2 steps, 1 restart, 8 SPSA samples and 1 binary-search step, each at its largest radius
 only (the suite's own radii too); no attack that runs over the whole set (AutoAttack:
 thousands of queries per point); CIFAR-10-C noise at its highest severity only; no masking
-diagnostics and no adaptive attacks. It checks that an experiment's evaluation runs end to
+diagnostics, no adaptive attacks and no gradient-fidelity check. It checks that an experiment's evaluation runs end to
 end, not what it measures.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ def smoke_overrides(name: str, overrides: dict[str, Any] | None = None) -> dict[
     out = dict(overrides or {})
     out["diagnostics.enabled"] = False
     out["adaptive.enabled"] = False
+    out["fidelity.samples"] = 0
     for norm, values in suite["eps"].items():
         values = radii(f"eps.{norm}", values)
         if len(values) > 1:

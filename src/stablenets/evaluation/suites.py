@@ -18,6 +18,8 @@ A suite is a plain JSON-able dict:
                       ``step_size``, ``max_nfe``); None keeps the checkpoint's
     autoattack        {"required": false}: without the package, true refuses the suite before any
                       work; false runs it without AutoAttack and the report says so
+    fidelity          {"samples": 4}: the pre-flight gradient-fidelity check of models with ODE blocks
+                      or IE-skip loops on that many test points (0: off; see ``fidelity.py``)
 
 Every number below is the paper's, cited by section or table in its ``source``; a value the
 paper leaves open is a named decision (the README's "Evaluation protocols" gives the reasons).
@@ -41,6 +43,7 @@ __all__ = ["SUITES", "get_suite", "list_suites", "apply_overrides", "parse_overr
            "validate_suite", "radii", "STABLENETS"]
 
 STABLENETS = "stablenets (stronger default)"
+FIDELITY_SAMPLES = 4  # test points of the gradient-fidelity pre-flight check (a tight float64 solve each)
 NOISE_GROUPS = ["gaussian_noise", "shot_noise", "impulse_noise", "speckle_noise"]
 SEVERITIES = [1, 2, 3, 4, 5]
 META_KEYS = ("attack", "eps", "alpha_ratio", "source")
@@ -133,9 +136,10 @@ SUITES: dict[str, dict[str, Any]] = {
         "attacks": {
             "pgd20": _pgd_as_published(20, 1 / 255, "C §5.1, C-table3"),
             "fgsm": {"attack": "fgsm", "source": "C §5.2, C-table2", "eps": [1 / 255]},
-            # the paper writes the targeted form and reports no radius: minimal perturbation, no search
+            # the paper writes the targeted form (random wrong target, C&W 2017's average case) and reports
+            # no radius: minimal perturbation, no search
             "cw_l2": {"attack": "cw_l2", "source": "C §5.1, C-fig4", "eps": [None], "c": 10.0, "steps": 50,
-                      "lr": 6e-4, "kappa": 0.0, "binary_search_steps": 1},
+                      "lr": 6e-4, "kappa": 0.0, "binary_search_steps": 1, "target": "random"},
             **_ours(),
         },
         "transfer": {"attack": "fgsm", "source": "C-table4", "eps": [16 / 255]},
@@ -156,7 +160,7 @@ SUITES: dict[str, dict[str, Any]] = {
             "pgd20": _pgd_as_published(20, 1 / 255, "C §5.1, C-table5"),
             "pgd100": _pgd_as_published(100, 1 / 255, "C-table5"),
             "cw_l2": {"attack": "cw_l2", "source": "C §5.1, C-table5", "eps": [None], "c": 10.0, "steps": 50,
-                      "lr": 6e-4, "kappa": 0.0, "binary_search_steps": 1},
+                      "lr": 6e-4, "kappa": 0.0, "binary_search_steps": 1, "target": "random"},
             **_ours(100),
         },
     },
@@ -353,6 +357,7 @@ def validate_suite(cfg: dict) -> list[dict]:
         for i, eps in enumerate(radii(f"eps.{norm}", values)):
             check(f"eps.{norm}[{i}]", eps, ge=0, le=1 if norm == "linf" else None)
     check("noise_seed", cfg.get("noise_seed", 0), integer=True, ge=0)
+    check("fidelity.samples", (cfg.get("fidelity") or {}).get("samples", 0), integer=True, ge=0)
     check("seed", cfg.get("seed", 0), integer=True, ge=0)
     diag = cfg.get("diagnostics") or {}
     if diag.get("enabled"):
@@ -409,7 +414,8 @@ def get_suite(name: str, overrides: dict[str, Any] | None = None) -> dict:
         raise SettingError(f"unknown suite {name!r}; valid: {list_suites()}")
     suite = _merge({"name": name, "eps": {}, "noise": {}, "noise_seed": 0, "attacks": {}, "transfer": None,
                     "cascade": False, "diagnostics": DIAGNOSTICS, "adaptive": ADAPTIVE, "solver": SOLVER,
-                    "autoattack": {"required": False}, "seed": 0}, SUITES[name])
+                    "autoattack": {"required": False}, "fidelity": {"samples": FIDELITY_SAMPLES}, "seed": 0},
+                   SUITES[name])
     suite = apply_overrides(suite, overrides)
     validate_suite(suite)
     return suite

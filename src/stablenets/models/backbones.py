@@ -13,6 +13,10 @@ paper preset sets it).
   depth 6n+2 with basic branches (ResNet-20/32/44/56/110/218) or 9n+2 with
   bottleneck branches (PreResNet-164/326); ``norm=False`` drops every BatchNorm
   (paper B Fig. 5).
+
+``norm`` (:func:`~stablenets.models.layers.norm_layer`) is the normalisation layer of the branches
+and the head of the pre-activation backbones: "batch" (BatchNorm, the papers' text), "group"
+(GroupNorm with one group, paper C's public code) or "none"; True/False mean "batch"/"none".
 - :func:`wide_resnet`: WRN-d-k, depth 6n+4 (WRN-34-10).
 - :func:`resnext`: ResNeXt-29 (c×wd) for CIFAR.
 - :func:`imagenet_resnet`: ResNet-10/18/34/50 layouts with a base ``width``
@@ -32,7 +36,7 @@ from typing import Sequence
 from torch import nn
 
 from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, checked_normalization,
-                                      conv3x3, he_init, post_basic_block)
+                                      conv3x3, he_init, NORMS, norm_kind, norm_layer, post_basic_block)
 from stablenets.settings import check, ranges
 from stablenets.models.network import SchemeNet
 from stablenets.schemes import get_scheme
@@ -51,8 +55,10 @@ INITS = ("he", "torch")
 POSITIVE_INT = dict(integer=True, ge=1)
 BOOL = dict(choices=(False, True))
 SHORTCUT_KERNEL = dict(choices=(1, 3))
+NORM = dict(choices=(False, True) + NORMS)
 IMAGE_INPUT = dict(num_classes=POSITIVE_INT, in_channels=POSITIVE_INT, image_size=POSITIVE_INT,
-                   mean=dict(nonempty=True, each=dict(number=True)), std=dict(nonempty=True, each=dict(gt=0)))
+                   mean=dict(nonempty=True, each=dict(number=True), broadcast=True),
+                   std=dict(nonempty=True, each=dict(gt=0), broadcast=True))
 INIT = dict(choices=INITS)
 
 
@@ -78,9 +84,9 @@ def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_bl
 
 
 @ranges(depth=dict(integer=True, ge=8), bottleneck=BOOL, widths=dict(nonempty=True, each=POSITIVE_INT),
-        shortcut_kernel=SHORTCUT_KERNEL, norm=BOOL, init=INIT, **IMAGE_INPUT)
+        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, init=INIT, **IMAGE_INPUT)
 def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), shortcut_kernel: int = 1,
-                 norm: bool = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
+                 norm: bool | str = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
                  std=None, image_size=32, init="torch"):
     per, kind = (9, "bottleneck") if bottleneck else (6, "basic")
     if depth < per + 2 or (depth - 2) % per:
@@ -98,18 +104,19 @@ def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (
 
 
 @ranges(depth=dict(integer=True, ge=10), widen=POSITIVE_INT, dropout=dict(ge=0, lt=1),
-        shortcut_kernel=SHORTCUT_KERNEL, init=INIT, **IMAGE_INPUT)
-def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut_kernel: int = 1, *, num_classes=10,
-                scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
-                stem: nn.Module | None = None, init="torch"):
+        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, init=INIT, **IMAGE_INPUT)
+def wide_resnet(depth: int = 34, widen: int = 10, dropout: float = 0.0, shortcut_kernel: int = 1,
+                norm: bool | str = "batch", *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3,
+                mean=None, std=None, image_size=32, stem: nn.Module | None = None, init="torch"):
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(f"a wide ResNet has depth 6n+4 (e.g. 16, 28, 34), got {depth}")
     n = (depth - 4) // 6
     widths = [16 * widen, 32 * widen, 64 * widen]
+    norm = norm_kind(norm)
     blocks, cout = build_stages(16, widths, [n] * 3, partial(basic_block, dropout=dropout,
-                                                             shortcut_kernel=shortcut_kernel))
+                                                             shortcut_kernel=shortcut_kernel, norm=norm))
     return _image_net(blocks, stem if stem is not None else conv3x3(in_channels, 16), cout, num_classes, scheme,
-                      scheme_args, in_channels, mean, std, init)
+                      scheme_args, in_channels, mean, std, init, norm)
 
 
 @ranges(depth=dict(integer=True, ge=11), cardinality=POSITIVE_INT, base_width=POSITIVE_INT, init=INIT,
@@ -133,26 +140,27 @@ IMAGENET_LAYOUTS = {10: ((1, 1, 1, 1), False), 18: ((2, 2, 2, 2), False), 34: ((
                     50: ((3, 4, 6, 3), True)}
 
 
-def imagenet_stem(in_channels: int, width: int, image_size: int) -> nn.Module:
+def imagenet_stem(in_channels: int, width: int, image_size: int, norm: str = "batch") -> nn.Module:
     if image_size <= SMALL_IMAGE:
         return conv3x3(in_channels, width)
-    return nn.Sequential(nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(width),
+    return nn.Sequential(nn.Conv2d(in_channels, width, 7, stride=2, padding=3, bias=False), norm_layer(width, norm),
                          nn.ReLU(), nn.MaxPool2d(3, stride=2, padding=1))
 
 
 @ranges(depth=dict(choices=tuple(sorted(IMAGENET_LAYOUTS))), width=POSITIVE_INT, shortcut_kernel=SHORTCUT_KERNEL,
-        init=INIT, **IMAGE_INPUT)
-def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, *, num_classes=10, scheme="euler",
-                    scheme_args=None, in_channels=3, mean=None, std=None, image_size=32,
-                    stem: nn.Module | None = None, init="torch"):
+        norm=NORM, init=INIT, **IMAGE_INPUT)
+def imagenet_resnet(depth: int = 18, width: int = 64, shortcut_kernel: int = 1, norm: bool | str = "batch", *,
+                    num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None, std=None,
+                    image_size=32, stem: nn.Module | None = None, init="torch"):
     if depth not in IMAGENET_LAYOUTS:
         raise ValueError(f"ImageNet-style ResNets come in depths {sorted(IMAGENET_LAYOUTS)}, got {depth}")
     counts, bottleneck = IMAGENET_LAYOUTS[depth]
-    make = partial(bottleneck_block if bottleneck else basic_block, shortcut_kernel=shortcut_kernel)
+    norm = norm_kind(norm)
+    make = partial(bottleneck_block if bottleneck else basic_block, shortcut_kernel=shortcut_kernel, norm=norm)
     widths = [width, 2 * width, 4 * width, 8 * width]
     blocks, cout = build_stages(width, widths, counts, make)
-    stem = stem if stem is not None else imagenet_stem(in_channels, width, image_size)
-    return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std, init)
+    stem = stem if stem is not None else imagenet_stem(in_channels, width, image_size, norm)
+    return _image_net(blocks, stem, cout, num_classes, scheme, scheme_args, in_channels, mean, std, init, norm)
 
 
 @ranges(width=POSITIVE_INT, init=INIT, **IMAGE_INPUT)

@@ -8,6 +8,8 @@
   D Fig. 2 ("this example consists 5 feature-extraction blocks"). The classification block maps
   the 8W pooled features to the logits from z(0) = ``class_z0`` = 1. ``blocks_per_stage`` repeats
   the stage blocks (1 as D §5.1 describes; the authors' README trains SONet with 2).
+  ``class_sigma_first``: the classification field applies σ to the states before the linear maps
+  (σ(z)·W), as the authors' ``ODEfunc_fc`` does, instead of σ(W·x) of D eq 3.
 - **SOBlock-W** (D §5.1): ResNet10-W whose first layer (conv–BN–ReLU) is the skew block
   f_ODENet-0; the rest is unchanged. **SOBlock-WRN-34-10** (D-table2, §6.1): WRN-34-10 whose first
   convolution is that block (in_channels → 16), as in the authors' ``wide_resXsonet.py``.
@@ -69,10 +71,11 @@ class SONet(nn.Module):
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 
-@ranges(width=POSITIVE_INT, blocks_per_stage=POSITIVE_INT, class_z0=dict(number=True), **SKEW, **IMAGE_INPUT)
+@ranges(width=POSITIVE_INT, blocks_per_stage=POSITIVE_INT, class_z0=dict(number=True), class_sigma_first=BOOL, **SKEW,
+        **IMAGE_INPUT)
 def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: str = "input", class_z0: float = 1.0,
-          norm: bool = True, ode: ODESettings = PAPER_D, *, num_classes=10, in_channels=3, mean=None, std=None,
-          image_size=32):
+          norm: bool = True, class_sigma_first: bool = False, ode: ODESettings = PAPER_D, *, num_classes=10,
+          in_channels=3, mean=None, std=None, image_size=32):
     check("blocks_per_stage", blocks_per_stage, ge=1, integer=True)
     mean, std = checked_normalization(in_channels, mean, std)
 
@@ -84,7 +87,8 @@ def sonet(width: int = 32, gamma: float = 0.0, blocks_per_stage: int = 1, z0: st
         for i in range(blocks_per_stage):
             blocks.append(block(cin, cout, 2 if stage > 0 and i == 0 else 1))
             cin = cout
-    classifier = SkewLinearODEClassifier(cin, num_classes, gamma, z0=class_z0, settings=ode)
+    classifier = SkewLinearODEClassifier(cin, num_classes, gamma, z0=class_z0, settings=ode,
+                                         sigma_first=class_sigma_first)
     return SONet(Normalize(mean, std), blocks, classifier, in_channels)
 
 

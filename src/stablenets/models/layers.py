@@ -48,10 +48,18 @@ def input_normalization(model: nn.Module) -> tuple[tuple[float, ...], tuple[floa
 
 
 def checked_normalization(in_channels: int, mean, std) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """mean/std as tuples with one value per input channel (``create_model`` fills them from the preset's data set)."""
+    """mean/std as tuples with one value per input channel (``create_model`` fills them from the preset's data set).
+
+    A single number stands for every channel: ``mean=0, std=1`` turns the input normalisation off
+    (inputs stay in [0, 1], as in the public codes of papers C and D).
+    """
     if mean is None or std is None:
         raise ValueError("an image model needs its input mean and std: create_model fills them from the "
                          "preset's data set (dataset=...), or pass mean= and std=")
+    if isinstance(mean, (int, float)):
+        mean = (mean,) * in_channels
+    if isinstance(std, (int, float)):
+        std = (std,) * in_channels
     mean, std = tuple(float(m) for m in mean), tuple(float(s) for s in std)
     if len(mean) != in_channels or len(std) != in_channels:
         raise ValueError(f"mean/std have {len(mean)}/{len(std)} values but the model has {in_channels} input channels")
@@ -69,10 +77,25 @@ def he_init(model: nn.Module) -> nn.Module:
     return model
 
 
-def norm_layer(channels: int, norm: bool, dims: int = 2) -> nn.Module:
-    """BatchNorm over ``channels`` (1-D or 2-D), or the identity when ``norm`` is off."""
-    if not norm:
+NORMS = ("batch", "group", "none")
+
+
+def norm_kind(norm: bool | str) -> str:
+    """The normalisation layer kind: True is "batch", False is "none"; a string must be one of ``NORMS``."""
+    if isinstance(norm, bool):
+        return "batch" if norm else "none"
+    return check("norm", norm, choices=NORMS)
+
+
+def norm_layer(channels: int, norm: bool | str, dims: int = 2) -> nn.Module:
+    """The normalisation of a branch or head over ``channels`` (1-D or 2-D): BatchNorm ("batch" or True),
+    GroupNorm with one group ("group": layer statistics per sample, as paper C's public code uses
+    everywhere), or the identity ("none" or False)."""
+    kind = norm_kind(norm)
+    if kind == "none":
         return nn.Identity()
+    if kind == "group":
+        return nn.GroupNorm(1, channels)
     return nn.BatchNorm2d(channels) if dims == 2 else nn.BatchNorm1d(channels)
 
 

@@ -6,11 +6,16 @@
     stablenets reproduce E-table1 --scale paper --gpus 8 --pack 4 --data-root DATA
     stablenets reproduce B-fig3 --scale paper --launcher slurm --gpus 1 --workers 64 --slurm-partition gpu
     stablenets reproduce C-table1 --scale smoke       # seconds: checks the pipeline, not the claim
+    stablenets reproduce D-table1 --protocol both     # as the paper states and as the authors' code ran it
 
 Scales: ``paper`` is the paper's setting; ``small`` the entry's documented CPU budget (MNIST or a
 subset, fewer epochs, same protocol, ≤ 30 minutes on 2 cores); ``smoke`` seconds, for CI.
-Reports go to ``--out`` (default runs/reproduce/<scale>)/<ENTRY>/: table.md, table.json,
-figure.png, report.html, with paper | ours | Δ and whether the paper's claim holds.
+Protocols: ``paper`` (default) runs the entry as its paper states; ``code`` as the authors' public
+code ran it (each difference, with its source, is in the paper's registry file and in the report;
+an entry no released code trains runs as ``paper``); ``both`` runs each and sets them side by side.
+Reports go to ``--out`` (default runs/reproduce/<scale>)/<ENTRY>/ (``<ENTRY>.code/``,
+``<ENTRY>.both/``): table.md, table.json, figure.png, report.html, with paper | ours | Δ, whether
+the paper's claim holds, and every row's final-epoch and best-epoch test accuracy.
 Re-running the same command skips finished runs and resumes interrupted ones. Exit status: 0 done,
 1 some run did not finish (rerun to continue), 2 bad input.
 """
@@ -34,6 +39,9 @@ def register(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=["paper", "small", "smoke", "demo"], default=None,
                    help="paper: as published; small: the entry's CPU budget (default); smoke: seconds; "
                         "demo: the budget of `stablenets demo` (entries that have one)")
+    p.add_argument("--protocol", choices=["paper", "code", "both"], default="paper",
+                   help="paper: as the paper states (default); code: as the authors' public code ran it; "
+                        "both: each, side by side")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S", help="replace the entry's seeds")
     p.add_argument("--launcher", choices=["local", "slurm", "inline"], default="local",
                    help="local: submitit processes on this machine; slurm: a job array; inline: this process")
@@ -79,7 +87,7 @@ def _list(args) -> int:
             total, train, evaluation = total + cost.hours, train + cost.train_hours, evaluation + cost.eval_hours
         devices |= cost.devices
         pending = missing_presets(entry) if runs else []
-        status = entry_status(entry, scale, args.out)
+        status = entry_status(entry, scale, args.out, "paper" if args.protocol == "both" else args.protocol)
         trains = bool(cost.runs) or cost.error
         hours_text = "—" if not trains else ("?" if math.isnan(cost.hours) else f"{cost.hours:8.1f}")
         basis = "—" if not cost.runs else ("measured" if cost.measured else "derived")
@@ -166,7 +174,7 @@ def run_reproduce(args) -> int:
     for entry_id in args.entry:
         result = reproduce(entry_id, scale, args.seeds, launcher=args.launcher, gpus=args.gpus, pack=args.pack,
                            workers=args.workers, out=args.out, data_root=args.data_root,
-                           verify=not args.no_verify, slurm=slurm, stack=args.stack)
+                           verify=not args.no_verify, slurm=slurm, stack=args.stack, protocol=args.protocol)
         print(f"{entry_id}: {result['paths']['table.md'].parent}")
         status = status or (1 if result["unfinished"] else 0)
     return status

@@ -18,7 +18,9 @@ paper line by line:
                                ``train``, the paper's numbers ``paper = {metric = value}``; a grid
                                expands ``vars`` (``"{depth}"`` in any string; a value that is exactly
                                ``"{h}"`` keeps the variable's type)
-    claims                     checks of our numbers: order, greater, groups, series_above, trend, close
+    claims                     checks of our numbers: order, greater, groups, series_above, trend, close,
+                               best, means (group means), all_greater (pairs × columns), gap_grows,
+                               magnitude (decimal orders); a column ``from = "diff:a,b"`` is a − b
     decisions                  where the paper is silent: what we do and why (the authors' code, the
                                cited protocol), never presented as the paper's
     small                      the CPU budget of ``--scale small``: its ``note`` says what shrank
@@ -26,6 +28,20 @@ paper line by line:
                                the embedded MNIST digits, seconds per run; only entries that show their
                                claim reliably at that budget have one
     analysis                   analysis-only work done directly (stability roots, IVPs, landscapes …)
+    code                       this entry's part of the ``code`` protocol (below): ``released = false``
+                               (no public code trains it: ``code`` is ``paper``), a ``note``, ``skip``
+                               (ids of the paper's differences that do not apply) and ``difference``s
+                               of its own
+
+Two protocols. ``paper`` (the default) runs an entry as its paper states; ``code`` as the authors'
+public code ran it. A paper's ``[code]`` table names its ``repository`` and lists each
+``[[code.difference]]``: ``id``, ``what`` (in words), ``source`` (repository, file and function,
+paraphrased), and how the library expresses it — ``train`` (TrainConfig sections merged over the
+run's, before a scale's budget), ``overrides`` (model settings merged over the run's), ``protocol``
+(evaluation settings), ``report = {accuracy = "best"}`` (the paper's accuracy columns read the best
+epoch's test accuracy) or ``report = {stat = "median"}``; ``models`` (fnmatch patterns of presets)
+limits it to some runs (matched on the paper's preset); ``built = false`` with ``why`` records a difference the library does not
+reproduce. Entry differences follow the paper's, so they win.
 
 :func:`load_registry` reads and checks every file once; :func:`expand_runs` turns an entry into
 the runs of a scale, each with the TrainConfig-compatible dict ``Run.config`` that
@@ -43,14 +59,20 @@ from importlib import resources
 from typing import Any
 
 __all__ = ["Entry", "Run", "load_registry", "get_entry", "list_entries", "expand_runs", "run_config",
-           "KINDS", "SCALES", "demo_entries", "CLAIM_KINDS", "slug", "deep_merge", "numbers", "protocol_of"]
+           "KINDS", "SCALES", "demo_entries", "CLAIM_KINDS", "slug", "deep_merge", "numbers", "protocol_of",
+           "PROTOCOLS", "code_differences", "report_settings"]
 
 KINDS = ("table", "figure", "analysis", "paper-only")
 SCALES = ("paper", "small", "smoke", "demo")
-CLAIM_KINDS = ("order", "greater", "groups", "series_above", "trend", "close", "best")
+PROTOCOLS = ("paper", "code")
+CLAIM_KINDS = ("order", "greater", "groups", "series_above", "trend", "close", "best", "means", "all_greater",
+               "gap_grows", "magnitude")
 _ENTRY_KEYS = {"id", "kind", "title", "source", "claim", "dataset", "seeds", "train", "protocol", "metrics",
                "run", "grid", "claims", "decisions", "small", "demo", "analysis", "draw", "paper_values",
-               "needs"}
+               "needs", "code"}
+_CODE_KEYS = {"released", "note", "skip", "difference"}
+_DIFFERENCE_KEYS = {"id", "what", "source", "train", "overrides", "protocol", "report", "models", "built", "why"}
+_REPORT_SETTINGS = {"accuracy": ("final", "best"), "stat": ("mean", "median")}
 _RUN_KEYS = {"label", "model", "overrides", "train", "paper", "series", "x", "seeds", "source_run"}
 _ID = re.compile(r"^[A-E]-(table|fig)\d+$")
 
@@ -103,6 +125,8 @@ class Run:
     series: str | None = None
     x: Any = None
     source_run: str | None = None  # label of the run a transfer attack is crafted on
+    protocol: str = "paper"
+    differences: tuple = ()       # ids of the code differences that changed this run (protocol "code")
 
     @property
     def name(self) -> str:
@@ -137,6 +161,7 @@ class Entry:
     paper_values: dict = field(default_factory=dict)
     needs: list = field(default_factory=list)     # features we lack, said plainly (e.g. CIFAR-10-C files)
     grids: list = field(default_factory=list)     # the raw grids, re-expanded per scale
+    code: dict = field(default_factory=dict)      # the code protocol: released, note, repository, differences
 
     def budget(self, scale: str) -> dict:
         """What ``scale`` changes in the paper's setting: nothing at paper scale, ``small`` for small and
@@ -211,6 +236,33 @@ def _check_entry(raw: dict, paper: str, where: str) -> None:
     for metric in raw.get("metrics", []):
         if not {"key", "column", "from"} <= set(metric):
             raise ValueError(f"{where}: a metric needs key, column and from; got {metric}")
+    code = raw.get("code", {})
+    bad = set(code) - _CODE_KEYS
+    if bad:
+        raise ValueError(f"{where}: code has unknown key(s) {sorted(bad)}; known: {sorted(_CODE_KEYS)}")
+    for difference in code.get("difference", []):
+        _check_difference(difference, where)
+
+
+def _check_difference(difference: dict, where: str) -> None:
+    bad = set(difference) - _DIFFERENCE_KEYS
+    if bad:
+        raise ValueError(f"{where}: code difference {difference.get('id')!r} has unknown key(s) {sorted(bad)}; "
+                         f"known: {sorted(_DIFFERENCE_KEYS)}")
+    for key in ("id", "what", "source"):
+        if not difference.get(key):
+            raise ValueError(f"{where}: every code difference needs {key!r} (got {difference})")
+    built = difference.get("built", True)
+    expressed = {"train", "overrides", "protocol", "report"} & set(difference)
+    if built and not expressed:
+        raise ValueError(f"{where}: code difference {difference['id']!r} changes nothing: give train, overrides, "
+                         "protocol or report, or built = false with why")
+    if not built and (expressed or not difference.get("why")):
+        raise ValueError(f"{where}: code difference {difference['id']!r} is not built: it takes why and no settings")
+    for key, value in difference.get("report", {}).items():
+        if key not in _REPORT_SETTINGS or value not in _REPORT_SETTINGS[key]:
+            raise ValueError(f"{where}: code difference {difference['id']!r}: report.{key} = {value!r}; "
+                             f"known: {_REPORT_SETTINGS}")
 
 
 def _trains(raw: dict) -> bool:
@@ -227,6 +279,9 @@ def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
     except tomllib.TOMLDecodeError as err:
         raise ValueError(f"papers/{letter}.toml is not valid TOML: {err}") from None
     defaults = data.get("defaults", {})
+    paper_code = data.get("code", {})
+    for difference in paper_code.get("difference", []):
+        _check_difference(difference, f"papers/{letter}.toml [code]")
     entries = []
     for i, raw in enumerate(data.get("entry", [])):
         where = f"papers/{letter}.toml entry {raw.get('id', i)}"
@@ -246,9 +301,56 @@ def _load_paper(letter: str) -> tuple[dict, list[Entry]]:
                       small=small, demo=demo, analysis=dict(raw.get("analysis", {})),
                       draw=dict(raw.get("draw", {})),
                       paper_values=dict(raw.get("paper_values", {})), needs=list(raw.get("needs", [])),
-                      grids=list(raw.get("grid", [])))
+                      grids=list(raw.get("grid", [])), code=_entry_code(paper_code, raw.get("code", {}), where))
         entries.append(entry)
     return data, entries
+
+
+def _entry_code(paper_code: dict, entry_code: dict, where: str) -> dict:
+    """The entry's code protocol: the repository, whether code for it was released, its differences in order."""
+    released = bool(entry_code.get("released", True)) and bool(paper_code.get("repository"))
+    skip = set(entry_code.get("skip", []))
+    known = {d["id"] for d in paper_code.get("difference", [])}
+    if skip - known:
+        raise ValueError(f"{where}: code.skip names unknown difference(s) {sorted(skip - known)}; known: {sorted(known)}")
+    differences = [d for d in paper_code.get("difference", []) if d["id"] not in skip]
+    differences += list(entry_code.get("difference", []))
+    return {"repository": paper_code.get("repository", ""), "released": released,
+            "note": entry_code.get("note", paper_code.get("note", "")),
+            "differences": copy.deepcopy(differences) if released else []}
+
+
+def code_differences(entry: Entry, model: str | None = None) -> list[dict]:
+    """The code differences of ``entry`` (none when its code was never released); with ``model`` (the
+    paper's preset of a run, not a scale's smaller stand-in), only those that apply to that run."""
+    import fnmatch
+
+    out = []
+    for difference in entry.code.get("differences", []):
+        patterns = difference.get("models")
+        if model is not None and patterns and not any(
+                fnmatch.fnmatchcase(model, pattern) for pattern in patterns):
+            continue
+        out.append(difference)
+    return out
+
+
+def report_settings(entry: Entry, protocol: str = "paper") -> dict:
+    """How the entry's accuracy columns are read under ``protocol``: ``accuracy`` (final or best epoch) and
+    the ``stat`` over seeds (mean or median)."""
+    check_protocol(protocol)
+    out = {"accuracy": "final", "stat": entry.draw.get("stat", "mean")}
+    if protocol == "code":
+        for difference in code_differences(entry):
+            if difference.get("built", True):
+                out.update(difference.get("report", {}))
+    return out
+
+
+def check_protocol(protocol: str) -> str:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol {protocol!r} must be one of {PROTOCOLS} (or 'both' on the command line)")
+    return protocol
 
 
 @functools.cache
@@ -302,12 +404,20 @@ def _row_tables(entry: Entry, scale: str) -> list[dict]:
     return rows
 
 
-def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper") -> dict:
-    """The TrainConfig-compatible dict of one run (before ``smoke`` shrinking)."""
+def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper", protocol: str = "paper") -> dict:
+    """The TrainConfig-compatible dict of one run (before ``smoke`` shrinking) under ``protocol``: the
+    ``code`` protocol merges the run's code differences over the paper's setting, before the scale's
+    budget (which shrinks what it names, as under ``paper``)."""
     budget = entry.budget(scale)
     cfg = deep_merge(entry.train, row.get("train"))
     model = budget.get("models", {}).get(row["model"], row["model"])
-    cfg = deep_merge(cfg, {"model": {"name": model, "overrides": dict(row.get("overrides", {}))}})
+    overrides = dict(row.get("overrides", {}))
+    if check_protocol(protocol) == "code":
+        for difference in code_differences(entry, row["model"]):
+            if difference.get("built", True):
+                cfg = deep_merge(cfg, difference.get("train"))
+                overrides.update(difference.get("overrides", {}))
+    cfg = deep_merge(cfg, {"model": {"name": model, "overrides": overrides}})
     if budget:
         cfg = deep_merge(cfg, budget.get("train"))
     cfg = deep_merge(cfg, {"experiment": f"{entry.id}/{slug(row['label'])}", "run": {"seed": int(seed)},
@@ -316,8 +426,10 @@ def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper") -> dict
     return numbers(cfg)
 
 
-def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = None) -> list[Run]:
-    """The runs of ``entry`` at ``scale``: every row × every seed (``seeds`` replaces the entry's)."""
+def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = None,
+                protocol: str = "paper") -> list[Run]:
+    """The runs of ``entry`` at ``scale`` under ``protocol``: every row × every seed (``seeds`` replaces the entry's)."""
+    check_protocol(protocol)
     if scale not in SCALES:
         raise ValueError(f"scale {scale!r} must be one of {SCALES}")
     if scale == "demo" and not entry.demo:
@@ -328,17 +440,25 @@ def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = No
         base_seeds = base_seeds[:1]  # smoke: one seed; a definition-only analysis: nothing random
     out = []
     for row in _row_tables(entry, scale):
+        changed = tuple(d["id"] for d in code_differences(entry, row["model"])
+                        if d.get("built", True)) if protocol == "code" else ()
         for seed in row.get("seeds", base_seeds) if not seeds else base_seeds:
-            cfg = run_config(entry, row, seed, scale)
+            cfg = run_config(entry, row, seed, scale, protocol)
             out.append(Run(entry=entry.id, label=row["label"], model=cfg["model"]["name"], seed=int(seed),
                            config=cfg, paper=dict(row.get("paper", {})), series=row.get("series"),
-                           x=row.get("x"), source_run=row.get("source_run")))
+                           x=row.get("x"), source_run=row.get("source_run"), protocol=protocol,
+                           differences=changed))
     return out
 
 
-def protocol_of(entry: Entry, scale: str = "paper") -> dict:
-    """The entry's evaluation protocol at ``scale`` (merged with the scale's budget protocol)."""
+def protocol_of(entry: Entry, scale: str = "paper", run_protocol: str = "paper") -> dict:
+    """The entry's evaluation protocol at ``scale`` (merged with the scale's budget protocol); under the
+    ``code`` run protocol, the code differences' evaluation settings first."""
     protocol = dict(entry.protocol)
+    if check_protocol(run_protocol) == "code":
+        for difference in code_differences(entry):
+            if difference.get("built", True):
+                protocol = deep_merge(protocol, difference.get("protocol"))
     if scale != "paper":
         protocol = deep_merge(protocol, entry.budget(scale).get("protocol"))
     return numbers(protocol)

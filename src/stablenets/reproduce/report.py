@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from stablenets.atomic import write_bytes_atomic, write_text_atomic
-from stablenets.reproduce.verdicts import Comparison, Evidence, compare, verdict_of
+from stablenets.reproduce.verdicts import Comparison, Evidence, compare, contrast, verdict_of
 
 __all__ = ["flatten_eval", "flatten_outcomes", "table_lines", "claim_lines", "table_legend", "write_index",
            "index_markdown", "canonical_key", "row_stats", "check_claims",
-           "write_report", "paper_rows", "metric_scale"]
+           "write_report", "paper_rows", "metric_scale", "protocol_lines", "side_by_side"]
 
 
 def _num(text: str) -> str:
@@ -90,7 +90,7 @@ def lookup(flat: dict[str, float], key: str) -> float | None:
 
 def metric_scale(metric: dict) -> float:
     source = metric["from"].split(":", 1)[0]
-    return float(metric.get("scale", 100.0 if source in ("final", "eval", "curve", "ensemble") else 1.0))
+    return float(metric.get("scale", 100.0 if source in ("final", "eval", "curve", "ensemble") else 1.0))  # preflight: 1
 
 
 def _stats(values: list[float]) -> dict:
@@ -114,15 +114,32 @@ def _paper_cell(value):
     return None
 
 
+def derived_value(metric: dict, values: dict) -> float | None:
+    """A derived column ``from = "diff:a,b"``: the row's value of column a minus column b (``abs = true``: its
+    size), e.g. the drop of accuracy under noise; None when either is missing."""
+    a, _, b = metric["from"].partition(":")[2].partition(",")
+    if values.get(a) is None or values.get(b) is None:
+        return None
+    d = float(values[a]) - float(values[b])
+    return abs(d) if metric.get("abs") else d
+
+
 def paper_rows(entry, runs) -> dict[str, dict]:
-    """The paper's numbers by row label: each run's ``paper`` merged with ``paper_values[label]``."""
+    """The paper's numbers by row label: each run's ``paper`` merged with ``paper_values[label]``, and the
+    derived columns (``diff:``) computed from them."""
     out: dict[str, dict] = {}
     for run in runs:
         out.setdefault(run.label, {}).update(run.paper or {})
     for label, values in entry.paper_values.items():
         if isinstance(values, dict) and label != "failed":
             out.setdefault(label, {}).update(values)
-    return {label: {k: c for k, v in row.items() if (c := _paper_cell(v)) is not None} for label, row in out.items()}
+    rows = {label: {k: c for k, v in row.items() if (c := _paper_cell(v)) is not None} for label, row in out.items()}
+    for row in rows.values():
+        means = {k: c["mean"] for k, c in row.items()}
+        for metric in entry.metrics:
+            if metric["from"].startswith("diff:") and (d := derived_value(metric, means)) is not None:
+                row[metric["key"]] = {"mean": d}
+    return rows
 
 
 def _value(stats: dict, stat: str) -> float | None:
@@ -279,6 +296,52 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]],
                     detail = f"|{a:.4g} − {b:.4g}| = {abs(a - b):.4g} (tolerance {tol:g})"
                     tests = _close_tests(ev(claim["runs"][0]), ev(claim["runs"][1]), tol,
                                          f"{claim['runs'][0]} − {claim['runs'][1]}")
+        elif kind == "means":  # the mean over one group against the mean over another
+            hi = [r for r in claim["high"] if v(r) is not None]
+            lo = [r for r in claim["low"] if v(r) is not None]
+            if hi and lo:
+                by = float(claim.get("by", 0.0))
+                mean_hi, mean_lo = (float(np.mean([v(r) for r in g])) for g in (hi, lo))
+                detail = f"mean {mean_hi:.4g} over {len(hi)} vs {mean_lo:.4g} over {len(lo)}"
+                detail += f" (needs > by {by:g})" if by else ""
+                tests = [contrast([(1 / len(hi), ev(r)) for r in hi] + [(-1 / len(lo), ev(r)) for r in lo],
+                                  margin=by, label="mean(high) − mean(low)")]
+        elif kind == "all_greater":  # every pair, every column
+            got = [(a, b, m, (values.get(a) or {}).get(m), (values.get(b) or {}).get(m))
+                   for a, b in claim["pairs"] for m in claim["metrics"]]
+            have = [g for g in got if g[3] is not None and g[4] is not None]
+            if have:
+                fails = [g for g in have if not g[3] > g[4]]
+                detail = f"{len(have) - len(fails)} of {len(have)} comparisons hold"
+                detail += "; not: " + ", ".join(f"{a} {m} {x:.4g} vs {y:.4g}" for a, b, m, x, y in fails[:4]) if fails else ""
+                if len(have) < len(got):
+                    detail += f" ({len(got) - len(have)} without numbers)"
+                tests = [compare(_evidence_of(values, evidence, a, m), _evidence_of(values, evidence, b, m),
+                                 label=f"{m}: {a} − {b}") for a, b, m, _, _ in have]
+        elif kind == "gap_grows":  # a − b over the columns in order (weaker to stronger attack)
+            a, b = claim["runs"]
+            cols = [m for m in claim["metrics"] if (values.get(a) or {}).get(m) is not None
+                    and (values.get(b) or {}).get(m) is not None]
+            if len(cols) >= 2:
+                def gap(m, sign=1.0):
+                    return [(sign, _evidence_of(values, evidence, a, m)), (-sign, _evidence_of(values, evidence, b, m))]
+                detail = " → ".join(f"{m} {values[a][m] - values[b][m]:+.4g}" for m in cols)
+                steps = [contrast(gap(m2) + gap(m1, -1.0), label=f"gap {m2} − gap {m1}", strict=False)
+                         for m1, m2 in zip(cols, cols[1:])]
+                whole = contrast(gap(cols[-1]) + gap(cols[0], -1.0), label=f"gap {cols[-1]} − gap {cols[0]}")
+                tests, against = [whole], steps + [whole]
+                monotone = all(c.diff >= 0 for c in steps)
+        elif kind == "magnitude":  # decimal orders of magnitude between two rows' values
+            a, b = v(claim["a"]), v(claim["b"])
+            if a is not None and b is not None and a > 0 and b > 0:
+                by = int(claim.get("by", 1))
+                orders = math.floor(math.log10(a)) - math.floor(math.log10(b))
+                detail = f"{claim['a']} {a:.3g} vs {claim['b']} {b:.3g}: {orders} order(s) of magnitude (needs {by})"
+                decade = math.floor(math.log10(b))
+                tests = [compare(ev(claim["a"]), Evidence.exact_value(10.0 ** (decade + by)), strict=False,
+                                 label=f"{claim['a']} − 1e{decade + by}"),
+                         compare(Evidence.exact_value(10.0 ** (decade + 1)), ev(claim["b"]),
+                                 label=f"1e{decade + 1} − {claim['b']}")]
         elif kind == "best":
             pool = [l for x, l in series.get(claim["series"], [])] if claim.get("series") else list(values)
             got = {l: v(l) for l in pool if v(l) is not None}
@@ -419,6 +482,70 @@ def claim_lines(report: dict) -> list[str]:
     return lines
 
 
+def protocol_lines(report: dict) -> list[str]:
+    """Which protocol ran and how it differs from the paper's text (each difference with its source), then
+    the final-epoch and best-epoch test accuracy of every row that trained."""
+    protocol = report.get("protocol")
+    if protocol is None:
+        return []
+    code = report.get("code") or {}
+    lines = [f"## Protocol: {protocol}", ""]
+    if protocol == "paper":
+        lines.append("As the paper states. `--protocol code` runs it as the authors' public code did.")
+    elif protocol == "both":
+        lines.append("The paper's protocol and the authors' public code's, side by side (columns *[paper]* "
+                     "and *[code]*).")
+    if protocol != "paper" and not code.get("released"):
+        lines.append(f"No public code trains this entry ({code.get('repository') or 'no repository'}): "
+                     "the code protocol is the paper's.")
+    if protocol != "paper" and report.get("accuracy_read") == "best":
+        lines.append("Accuracy columns read the best epoch's test accuracy, as the authors' code reports it.")
+    if code.get("note"):
+        lines.append(code["note"])
+    differences = code.get("differences") or []
+    if differences:
+        lines += ["", f"Differences of the authors' code ({code.get('repository')}) from the paper's text:", ""]
+        for d in differences:
+            state = (f"reproduced; changes {', '.join(d['rows'])}" if d.get("rows") else "reproduced") \
+                if d.get("built") else f"not reproduced: {d.get('why')}"
+            lines.append(f"- **{d['id']}**: {d['what']} — source: {d['source']} ({state})")
+    rows = [r for r in report.get("rows", []) if (r.get("accuracy") or {}).get("final", {}).get("n")]
+    if rows:
+        lines += ["", "| row | final-epoch test acc | best-epoch test acc |", "|---|---|---|"]
+        for r in rows:
+            acc = r["accuracy"]
+            lines.append(f"| {r['label']} | {_fmt(acc['final'])} | {_fmt(acc['best'])} |")
+    return lines + [""]
+
+
+def side_by_side(paper: dict, code: dict) -> dict:
+    """One report of an entry's two protocols: each metric twice ([paper], [code]), the claims of both."""
+    metrics = []
+    for m in paper["metrics"]:
+        metrics += [dict(m, key=f"{m['key']}@paper", column=f"{m['column']} [paper]"),
+                    dict(m, key=f"{m['key']}@code", column=f"{m['column']} [code]")]
+    code_rows = {r["label"]: r for r in code["rows"]}
+    rows = []
+    for r in paper["rows"]:
+        c = code_rows.get(r["label"], {})
+        row = dict(r, ours={}, paper={}, delta={}, accuracy={})
+        for which, src in (("paper", r), ("code", c)):
+            for key in ("ours", "paper", "delta"):
+                row[key].update({f"{k}@{which}": v for k, v in (src.get(key) or {}).items()})
+        row["accuracy"] = {"final": (r.get("accuracy") or {}).get("final", {}),
+                           "best": (r.get("accuracy") or {}).get("best", {}),
+                           "code_final": (c.get("accuracy") or {}).get("final", {}),
+                           "code_best": (c.get("accuracy") or {}).get("best", {})}
+        rows.append(row)
+    claims = [dict(cl, text=f"[{which}] {cl['text']}") for which, rep_ in (("paper", paper), ("code", code))
+              for cl in rep_["claims"]]
+    return dict(paper, metrics=metrics, rows=rows, claims=claims, protocol="both", code=code.get("code"),
+                accuracy_read=code.get("accuracy_read"), parts={"paper": paper.get("stat"), "code": code.get("stat")},
+                train_seconds=paper["train_seconds"] + code["train_seconds"],
+                trained_runs=paper["trained_runs"] + code["trained_runs"],
+                wall_seconds=paper["wall_seconds"] + code["wall_seconds"])
+
+
 def _markdown(report: dict) -> str:
     e = report
     lines = [f"# {e['entry']}: {e['title']}", "", f"*{e['source']}* — scale **{e['scale']}**", ""]
@@ -437,6 +564,7 @@ def _markdown(report: dict) -> str:
                   "test-set sampling error (paired per test point where both rows were scored on the same points); "
                   "otherwise it is inconclusive at this n, with what would decide it. The paper's numbers carry no "
                   "n: on them a claim is checked as printed.", ""]
+    lines += protocol_lines(e)
     if e.get("decisions"):
         lines += ["## Decisions (where the paper is silent)", ""] + [f"- {d}" for d in e["decisions"]] + [""]
     if e.get("needs"):
@@ -521,8 +649,11 @@ def index_markdown(out: Path) -> str | None:
                     for c in report.get("claims", [])]
         counts = ", ".join(f"{verdicts.count(v)} {v}" for v in ("holds", "contradicted", "inconclusive", "not checked")
                            if verdicts.count(v))
+        folder = path.parent.name  # <ENTRY>, or <ENTRY>.code / <ENTRY>.both for the other protocols
+        shown = report["entry"] + {"code": " (code protocol)", "both": " (paper and code protocols)"}.get(
+            report.get("protocol"), "")
         rows.append("| " + " | ".join(_cell(c) for c in (
-            f"[{report['entry']}]({report['entry']}/report.html)", report.get("title", ""), report.get("scale", ""),
+            f"[{shown}]({folder}/report.html)", report.get("title", ""), report.get("scale", ""),
             counts or "no claim", _glance(report))) + " |")
     if not rows:
         return None
@@ -532,8 +663,9 @@ def index_markdown(out: Path) -> str | None:
 
 
 def _entry_order(name: str):
-    match = re.match(r"^([A-E])-(table|fig)(\d+)$", name)
-    return (match.group(1), match.group(2) != "table", int(match.group(3))) if match else ("Z", True, 0)
+    match = re.match(r"^([A-E])-(table|fig)(\d+)(?:\.(code|both))?$", name)
+    return (match.group(1), match.group(2) != "table", int(match.group(3)), match.group(4) or "") if match \
+        else ("Z", True, 0, "")
 
 
 def _glance(report: dict) -> str:
@@ -613,7 +745,7 @@ def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None
             es = [(p[1]["ours"].get(metric) or {}).get("std", 0.0) for p in pts]
             ax.errorbar(xs, [np.nan if y is None else y for y in ys], yerr=es, marker="o", capsize=3,
                         label=f"{name} (ours)")
-            pv = [(x, (p[1]["paper"].get(metric) or {}).get("mean")) for x, p in pts]
+            pv = [(x, (p["paper"].get(metric) or {}).get("mean")) for x, p in pts]
             pv = [(x, y) for x, y in pv if y is not None]
             if pv:
                 ax.plot([x for x, _ in pv], [y for _, y in pv], "x--", alpha=0.6, label=f"{name} (paper)")

@@ -26,6 +26,13 @@ rows are one seed each on the same points. How each claim kind is decided, at le
                                  the whole change significantly the other way (ALPHA/m) → contradicted
     close                        two one-sided tests that |a − b| < tol → holds; |a − b| > tol
                                  significantly → contradicted
+    means                        the mean over the high group − the mean over the low group > by, one
+                                 contrast (:func:`contrast`) → holds; significantly ≤ by → contradicted
+    all_greater                  as order: every pair in every column significantly > → holds
+    gap_grows                    (a − b) in the last column − (a − b) in the first > 0 significantly and
+                                 no step between columns significantly the other way → holds (as trend)
+    magnitude                    a ≥ 10^(⌊log10 b⌋ + by) and b below its own next decade, both
+                                 significantly → holds (on exact numbers: ⌊log10 a⌋ − ⌊log10 b⌋ ≥ by)
 
 and otherwise the claim is inconclusive at this n, with what would decide it (more seeds, or a test
 set so many times larger). Numbers without any spread are exact (a model's characteristic roots,
@@ -38,7 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["ALPHA", "Evidence", "Comparison", "compare", "verdict_of", "t_sf", "normal_sf", "VERDICTS"]
+__all__ = ["ALPHA", "Evidence", "Comparison", "compare", "contrast", "verdict_of", "t_sf", "normal_sf", "VERDICTS"]
 
 ALPHA = 0.05
 VERDICTS = ("holds", "contradicted", "inconclusive", "not checked")
@@ -233,6 +240,39 @@ def compare(a: Evidence, b: Evidence, margin: float = 0.0, label: str = "", stri
     se = math.sqrt(var)
     return Comparison(label, diff, se, df, p_greater=t_sf(diff / se, df), p_less=t_sf(-diff / se, df),
                       method=method, seeds_unmeasured=unmeasured,
+                      parts={"seeds": None if unmeasured else seed_part, "test": test_part})
+
+
+def contrast(terms: list[tuple[float, Evidence]], margin: float = 0.0, label: str = "", strict: bool = True) -> Comparison:
+    """``Σ c·x − margin`` over (coefficient, Evidence) terms: a group mean against another, a change of a gap.
+
+    Each term's variance is its seed part plus its test-set part, and the terms are taken as independent
+    (no pairing: conservative where two terms share test points and their outcomes agree). Exact terms add
+    nothing; all exact decides at once, as :func:`compare` does.
+    """
+    diff = sum(c * e.center for c, e in terms) - margin
+    if all(e.exact for _, e in terms):
+        against = diff <= 0 if strict else diff < 0
+        return Comparison(label, diff, 0.0, p_greater=0.0 if diff > 0 else 1.0, p_less=0.0 if against else 1.0,
+                          method="exact")
+    live = [(c, e) for c, e in terms if not e.exact and c != 0]
+    unmeasured = any(e.seed_var is None for _, e in live)
+    tests = [e.test_var for _, e in live]
+    if unmeasured and all(t is None for t in tests):
+        return Comparison(label, diff, None, method="one seed", seeds_unmeasured=True)
+    seed_part = sum(c * c * e.seed_var for c, e in live if e.seed_var is not None)
+    test_part = sum(c * c * t for (c, _), t in zip(live, tests) if t is not None) if any(
+        t is not None for t in tests) else None
+    var = seed_part + (test_part or 0.0)
+    if var == 0:
+        against = diff <= 0 if strict else diff < 0
+        return Comparison(label, diff, 0.0, p_greater=0.0 if diff > 0 else 1.0, p_less=0.0 if against else 1.0,
+                          method="contrast", seeds_unmeasured=unmeasured)
+    terms_df = [((c * c * e.seed_var), e.k - 1) for c, e in live if e.seed_var and e.k > 1]
+    df = var ** 2 / sum(v ** 2 / d for v, d in terms_df) if terms_df else math.inf
+    se = math.sqrt(var)
+    return Comparison(label, diff, se, df, p_greater=t_sf(diff / se, df), p_less=t_sf(-diff / se, df),
+                      method="binomial" if test_part is not None else "seeds", seeds_unmeasured=unmeasured,
                       parts={"seeds": None if unmeasured else seed_part, "test": test_part})
 
 

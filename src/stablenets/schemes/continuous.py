@@ -79,6 +79,9 @@ class ODESettings:
     adjoint: bool = setting(False, "gradients by the adjoint method instead of backpropagation",
                             choices=(False, True))
     record_steps: bool = setting(False, "record accepted step times on every forward pass", choices=(False, True))
+    land_on_t1: bool = setting(True, "adaptive solvers: force a step to end exactly at T (torchdiffeq's step_t); "
+                               "false: plain odeint, which steps past T and interpolates back (paper D's code)",
+                               choices=(False, True))
 
     def __post_init__(self):
         validate(self, "ode")
@@ -131,7 +134,10 @@ def integrate(field: VectorField, state, s: ODESettings):
     first = state[0] if isinstance(state, tuple) else state
     t = torch.tensor([0.0, s.t1], device=first.device, dtype=first.dtype)
     # Adaptive solvers would step past T and interpolate back; step_t makes them land on T.
-    options = {"step_size": s.step_size} if s.solver in FIXED_GRID else {"step_t": t[1:]}
+    if s.solver in FIXED_GRID:
+        options = {"step_size": s.step_size}
+    else:
+        options = {"step_t": t[1:]} if s.land_on_t1 else {}
     solve = torchdiffeq.odeint_adjoint if s.adjoint else torchdiffeq.odeint
     extra = {"adjoint_params": tuple(field.parameters())} if s.adjoint else {}
     with warnings.catch_warnings():  # fixed-grid solvers report steps through callback_step instead
@@ -321,8 +327,9 @@ class SkewLinearField(VectorField):
     """(dx, dz) = (σ(−Wᵀz − γx + b_x), σ(Wx − γz + b_z)) with W a linear map."""
 
     def __init__(self, in_features: int, num_classes: int, gamma: float, negative_slope: float | None,
-                 bias: bool):
+                 bias: bool, sigma_first: bool = False):
         super().__init__()
+        self.sigma_first = bool(check("class_sigma_first", sigma_first, choices=(False, True)))
         self.weight = nn.Parameter(torch.empty(num_classes, in_features))
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
         if bias:
@@ -336,6 +343,10 @@ class SkewLinearField(VectorField):
 
     def evaluate(self, state):
         x, z = state
+        if self.sigma_first:  # the authors' code: σ on the states, then the linear maps (no σ outside)
+            dz = F.linear(_sigma(x, self.negative_slope), self.weight, self.bias_z) - self.gamma * z
+            dx = F.linear(_sigma(z, self.negative_slope), -self.weight.t(), self.bias_x) - self.gamma * x
+            return dx, dz
         dz = F.linear(x, self.weight, self.bias_z) - self.gamma * z
         dx = F.linear(z, -self.weight.t(), self.bias_x) - self.gamma * x
         return _sigma(dx, self.negative_slope), _sigma(dz, self.negative_slope)
@@ -349,8 +360,9 @@ class SkewLinearODEClassifier(ODEBlock):
 
     def __init__(self, in_features: int, num_classes: int, gamma: float = 0.0, z0: float = 1.0,
                  negative_slope: float | None = LEAKY_SLOPE, bias: bool = True,
-                 settings: ODESettings | dict | None = None):
-        super().__init__(SkewLinearField(in_features, num_classes, gamma, negative_slope, bias), settings)
+                 settings: ODESettings | dict | None = None, sigma_first: bool = False):
+        super().__init__(SkewLinearField(in_features, num_classes, gamma, negative_slope, bias, sigma_first),
+                         settings)
         self.z0 = float(check("class_z0", z0))
         self.num_classes = num_classes
 

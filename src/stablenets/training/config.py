@@ -51,7 +51,10 @@ class DataConfig:
     verify: bool = setting(True, "md5-check official files")
     batch_size: int = setting(128, "training batch size (per process)", integer=True, ge=1)
     eval_batch_size: int = setting(500, "batch size of the per-epoch test accuracy", integer=True, ge=1)
-    augment: bool = setting(True, "random crop (pad 4) + flip, images only")
+    augment: bool = setting(True, "random crop (pad augment_pad) + flip, images only")
+    augment_pad: int = setting(4, "padding of the random crop, pixels per side", integer=True, ge=0)
+    augment_pad_mode: str = setting("zeros", "padding of the random crop: zeros, or reflect (paper A's code)",
+                                    choices=("zeros", "reflect"))
     train_subset: int = setting(0, "first n training samples (0: all)", **_COUNT)
     test_subset: int = setting(0, "first n test samples for the per-epoch test accuracy (0: all)", **_COUNT)
 

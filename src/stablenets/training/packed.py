@@ -237,8 +237,8 @@ def _train_packed(cfgs, run_dirs, device, resume, fallback, log, leases) -> list
     loss_fn = stack_loss(call, params, buffers)
     graphs = cuda and cfg0.run.cuda_graphs and graphable_schedule(cfg0.schedule) and cfg0.optim.name == "sgd"
     runner = StepRunner(loss_fn, list(params.values()), optimizer, graphs=graphs, autocast=cuda and cfg0.run.amp)
-    batchers = [make_batcher(xtr, ytr, c.data.batch_size, device, augment=c.data.augment and image, seed=c.run.seed)
-                for c in cfgs]
+    batchers = [make_batcher(xtr, ytr, c.data.batch_size, device, augment=c.data.augment and image, seed=c.run.seed,
+                             pad=c.data.augment_pad, pad_mode=c.data.augment_pad_mode) for c in cfgs]
     n_steps = len(batchers[0]) if not cfg0.run.max_steps_per_epoch else min(len(batchers[0]),
                                                                              cfg0.run.max_steps_per_epoch)
     epochs = cfg0.run.epochs

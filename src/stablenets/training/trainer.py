@@ -292,7 +292,8 @@ def _train(cfg, run_dir, ctx, resume, fallback, say, state_path, model_path, lea
             say(f"torch.compile is off for this run ({type(err).__name__}: {_first_line(err)}); training goes on "
                 "eagerly")
     batcher = make_batcher(xtr, ytr, cfg.data.batch_size, device, augment=cfg.data.augment and image,
-                           seed=cfg.run.seed, rank=ctx.rank, world_size=ctx.world_size, drop_last=ctx.active)
+                           seed=cfg.run.seed, rank=ctx.rank, world_size=ctx.world_size, drop_last=ctx.active,
+                           pad=cfg.data.augment_pad, pad_mode=cfg.data.augment_pad_mode)
     steps = len(batcher) if not cfg.run.max_steps_per_epoch else min(len(batcher), cfg.run.max_steps_per_epoch)
     if steps == 0:
         raise ValueError(f"no training step per epoch: {len(ytr)} samples, batch size {cfg.data.batch_size}")
