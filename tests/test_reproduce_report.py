@@ -163,3 +163,49 @@ def test_report_html_renders_in_a_headless_browser(tmp_path):
     index = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
                             (tmp_path / "report.html").as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert '<a href="C-table1/report.html">C-table1</a>' in index
+
+
+def test_b_fig1_is_drawn_as_the_paper_draws_it_trajectories_not_bars(tmp_path, monkeypatch):
+    """Figure 1 shows x(t) of the exact solution and of Euler at each h; the report's figure is that
+    plot (stability.plot_ivp with the entry's step factors), not a bar chart of the errors."""
+    pytest.importorskip("matplotlib")
+    from stablenets.analysis import stability
+
+    drawn = []
+    real = stability.plot_ivp
+    monkeypatch.setattr(stability, "plot_ivp", lambda ivp, path: (drawn.append(ivp), real(ivp, path))[1])
+    result = reproduce("B-fig1", "small", launcher="inline", out=tmp_path, log=lambda *_: None)
+    assert len(drawn) == 1 and "figure.png" in result["paths"]
+    assert [r["h"] for r in drawn[0]["runs"]] == [0.1, 0.5, 0.8, 0.9, 1.0]
+    assert drawn[0]["exact"]["x"][0] == pytest.approx(1.0)
+
+
+def test_bar_figure_has_no_paper_entry_where_the_paper_prints_no_number(monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.axes
+
+    from stablenets.reproduce import report as rep
+
+    labels = []
+    real = matplotlib.axes.Axes.bar
+    monkeypatch.setattr(matplotlib.axes.Axes, "bar",
+                        lambda self, *a, **k: (labels.append(k.get("label")), real(self, *a, **k))[1])
+    rows = [{"label": f"r{i}", "ours": {"m": {"mean": float(i)}}, "paper": {}} for i in range(3)]
+    report = {"entry": "X", "scale": "small", "stat": "mean", "rows": rows, "out": ".",
+              "metrics": [{"key": "m", "column": "m"}]}
+    assert rep._figure(report, {}, {}, {})
+    assert labels == ["ours (small)"]
+    rows[0]["paper"] = {"m": {"mean": 1.0}}
+    labels.clear()
+    rep._figure(report, {}, {}, {})
+    assert labels == ["paper", "ours (small)"]
+
+
+def test_an_entry_that_trains_nothing_lists_no_training_differences_of_the_code(tmp_path):
+    result = reproduce("B-fig1", "small", launcher="inline", out=tmp_path, log=lambda *_: None)
+    text = result["paths"]["table.md"].read_text()
+    section = text[text.index("## Protocol"):text.index("## Decisions")]
+    assert "Nothing is trained here" in section and "weight decay" not in section
+    report = {"protocol": "paper", "trained_runs": 3, "code": {"differences": [
+        {"id": "wd", "what": "no weight decay", "source": "x", "built": True}]}, "rows": []}
+    assert any("no weight decay" in line for line in rep.protocol_lines(report))

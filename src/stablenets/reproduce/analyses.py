@@ -84,7 +84,7 @@ def _ivp(spec: dict) -> tuple[dict, dict]:
                                       "explicit_final": float(abs(run["explicit"][-1])),
                                       "implicit_final": float(abs(run["implicit"][-1])),
                                       "h": float(run["h"])}
-    return numbers, data
+    return numbers, {"kind": "ivp", "data": data}
 
 
 def _load(run_dir: Path):

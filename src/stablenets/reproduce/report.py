@@ -490,6 +490,9 @@ def protocol_lines(report: dict) -> list[str]:
         return []
     code = report.get("code") or {}
     lines = [f"## Protocol: {protocol}", ""]
+    if report.get("trained_runs") == 0:  # an analytic entry: the training protocols do not reach it
+        return lines + ["Nothing is trained here, so the paper's protocol and the authors' code's give the same "
+                        "numbers; their training differences do not apply.", ""]
     if protocol == "paper":
         lines.append("As the paper states. `--protocol code` runs it as the authors' public code did.")
     elif protocol == "both":
@@ -758,8 +761,11 @@ def _figure(report: dict, draw: dict, extra: dict, curves: dict) -> bytes | None
         ours = [_value(r["ours"].get(metric), stat) if metric else None for r in report["rows"]]
         paper = [(r["paper"].get(metric) or {}).get("mean") if metric else None for r in report["rows"]]
         idx = np.arange(len(labels))
-        ax.bar(idx - 0.2, [np.nan if v is None else v for v in paper], 0.4, label="paper")
-        ax.bar(idx + 0.2, [np.nan if v is None else v for v in ours], 0.4, label=f"ours ({report['scale']})")
+        has_paper = any(v is not None for v in paper)  # no empty "paper" entry where the paper prints none
+        if has_paper:
+            ax.bar(idx - 0.2, [np.nan if v is None else v for v in paper], 0.4, label="paper")
+        ax.bar(idx + 0.2 if has_paper else idx, [np.nan if v is None else v for v in ours], 0.4 if has_paper else 0.6,
+               label=f"ours ({report['scale']})")
         ax.set_xticks(idx, labels, rotation=60, ha="right", fontsize=7)
         ax.set_ylabel(next((m["column"] for m in report["metrics"] if m["key"] == metric), metric or ""))
     ax.set_title(f"{report['entry']} ({report['scale']} scale)")
