@@ -172,7 +172,7 @@ def _stamp(device, source: str) -> dict:
         commit = "not recorded"
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else f"CPU ({platform.machine()})"
     return {"id": source, "device": name, "torch": torch.__version__, "commit": commit,
-            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
             "command": "python -m benchmarks.throughput"}
 
 

@@ -277,6 +277,9 @@ def test_throughput_table_rows_have_the_cost_tables_format(tmp_path):
     assert throughput.main(["--device", "cpu", "--out", str(tmp_path), "--quick", "--source", "test"]) == 0
     table = json.loads((tmp_path / "throughput.json").read_text())
     assert [s["id"] for s in table["sources"]] == ["test"] and not table.get("failed")
+    import re
+
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", table["sources"][0]["date"]), "the cost table's date form"
     paths = {(r["path"], r["pack"]) for r in table["rows"]}
     assert paths == {("eager", 1), ("fast", 1), ("packed", 2)}
     for row in table["rows"]:
