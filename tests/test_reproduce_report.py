@@ -136,7 +136,7 @@ def test_report_html_is_one_self_contained_page_with_the_figure(tmp_path):
     assert page.count("<table>") == 1 and "data:image/png;base64," in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page), "nothing fetched from the network"
     assert "**" not in page and "| ---" not in page, "Markdown rendered, not shown"
-    assert "<th>max |Euler − exact| on [0, 5] paper</th>" in page.replace(' style="text-align:right"', "")
+    assert "<th>max |Euler − exact| on [0, 5] (ours)</th>" in page.replace(' style="text-align:right"', "")
     assert page.index("<img") < page.index("Decisions") < page.index("Cost")
 
 
@@ -209,3 +209,13 @@ def test_an_entry_that_trains_nothing_lists_no_training_differences_of_the_code(
     report = {"protocol": "paper", "trained_runs": 3, "code": {"differences": [
         {"id": "wd", "what": "no weight decay", "source": "x", "built": True}]}, "rows": []}
     assert any("no weight decay" in line for line in rep.protocol_lines(report))
+
+
+def test_a_metric_the_paper_prints_no_number_for_is_one_column_of_ours():
+    rows = [{"label": "a", "ours": {"m": {"mean": 1.0, "n": 1}, "q": {"mean": 2.0, "n": 1}},
+             "paper": {"q": {"mean": 2.5}}, "delta": {"q": -0.5}, "runs": 1}]
+    report = {"exact": True, "stat": "mean", "rows": rows,
+              "metrics": [{"key": "m", "column": "M"}, {"key": "q", "column": "Q"}]}
+    head, delim, row = rep.table_lines(report)
+    assert head == "| row | M (ours) | Q paper | ours | Δ |"
+    assert row.count("|") == head.count("|") == delim.count("|") and "| 1.00 | 2.50 | 2.00 |" in row

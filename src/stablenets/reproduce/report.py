@@ -432,23 +432,33 @@ def table_lines(report: dict, ran_only: bool = False) -> list[str]:
     Trained entries add, per row, the seeds behind our numbers and the test points behind each
     accuracy; a yes/no column (``boolean = true``, e.g. zero-stability) has no Δ."""
     exact = report.get("exact", False)
+    rows = [row for row in report["rows"] if not (ran_only and not row.get("runs"))]
+    # A metric for which the paper prints no number in any row (a figure read qualitatively, a column of
+    # ours) is one column, ours: no empty paper and Δ columns.
+    printed = {m["key"]: any(row["paper"].get(m["key"]) is not None for row in rows) for m in report["metrics"]}
     head, align = ["row"], [":---"]
     if not exact:
         head += ["seeds", "test points"]
         align += ["---:", "---:"]
     for m in report["metrics"]:
+        if not printed[m["key"]]:
+            head.append(f"{m['column']} (ours)")
+            align.append("---:")
+            continue
         head += [f"{m['column']} paper", "ours"] + ([] if m.get("boolean") else ["Δ"])
         align += ["---:"] * (2 if m.get("boolean") else 3)
     lines = ["| " + " | ".join(_cell(h) for h in head) + " |", "|" + "|".join(align) + "|"]
-    for row in report["rows"]:
-        if ran_only and not row.get("runs"):
-            continue
+    for row in rows:
         cells = [row["label"] + (f" ({row['failed']} of {row['runs']} failed)" if row.get("failed") else "")]
         if not exact:
             seeds = max([(row["ours"].get(m["key"]) or {}).get("n", 0) for m in report["metrics"]] or [0])
             cells += [str(seeds) if seeds else "—", _test_points(row, report["metrics"])]
         for m in report["metrics"]:
             digits = int(m.get("digits", 2))  # a metric may print more places (D-table3's step times)
+            if not printed[m["key"]]:
+                cells.append(_yes_no(row["ours"].get(m["key"])) if m.get("boolean")
+                             else _fmt(row["ours"].get(m["key"]), report["stat"], digits))
+                continue
             if m.get("boolean"):
                 cells += [_yes_no(row["paper"].get(m["key"])), _yes_no(row["ours"].get(m["key"]))]
                 continue
