@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from stablenets.evaluation.cli import register
+from stablenets.commands.evaluate import register
 
 
 

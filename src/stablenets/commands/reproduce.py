@@ -73,8 +73,7 @@ def _list(args) -> int:
     pattern = args.entry[1] if len(args.entry) > 1 else None
     ids = list_entries(pattern)
     if not ids:
-        print(f"no entry matches {pattern!r}")
-        return 2
+        raise ValueError(f"no entry matches {pattern!r} (`stablenets reproduce list` names them all)")
     scale = args.scale or "small"
     print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} title")
     total, train, evaluation, devices, costs = 0.0, 0.0, 0.0, set(), {}
