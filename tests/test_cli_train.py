@@ -69,7 +69,10 @@ def test_models_and_experiment_list(capsys):
     """`list` is the listing word of every command (`train --list` its documented alias); FILTER is a
     substring, as in `reproduce list FILTER` and `models FILTER`."""
     assert main(["models", "in-resnet"]) == 0
-    assert "in-resnet-8" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "in-resnet-8" in listed
+    assert main(["models", "IN-ResNet"]) == 0
+    assert capsys.readouterr().out == listed
     assert main(["train", "list"]) == 0
     everything = capsys.readouterr().out
     assert "a-cifar10-in-resnet-110" in everything and "E-table1/alpha2.0" in everything
