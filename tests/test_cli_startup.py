@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -46,6 +47,41 @@ def _parsers(parser: argparse.ArgumentParser):
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 yield from _parsers(child)
+
+
+RST = re.compile(r"``|:(?:func|data|mod|class|meth|attr|obj|exc|ref|doc):`|^\s*\.\. \w+::", re.M)
+
+
+def _command_paths(parser: argparse.ArgumentParser, path=()):
+    """Every command and subcommand as the words that reach it: (), ("data",), ("data", "info"), ..."""
+    yield list(path)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _command_paths(child, (*path, name))
+
+
+def test_every_help_as_printed_has_no_rst_markup(capsys):
+    """What a user sees: `stablenets [COMMAND [SUBCOMMAND]] --help` through main(), each command built lazily as
+    on the command line, and `reproduce ENTRY --help` for entries of each paper."""
+    paths = list(_command_paths(build_parser()))
+    assert ["data", "info"] in paths and ["train"] in paths and len(paths) >= 1 + len(COMMANDS)
+    for argv in [*paths, ["reproduce", "A-table1"], ["reproduce", "B-fig1"], ["reproduce", "C-table1"],
+                 ["reproduce", "D-table2"], ["reproduce", "E-table10"]]:
+        with pytest.raises(SystemExit) as info:
+            main([*argv, "--help"])
+        text = capsys.readouterr().out
+        assert info.value.code == 0 and text.strip(), argv
+        found = RST.search(text)
+        assert not found, f"stablenets {' '.join(argv)} --help shows RST markup {found[0]!r}: " \
+                          f"{text[max(found.start() - 80, 0):found.end() + 80]!r}"
+
+
+def test_the_markup_check_can_fail():
+    from stablenets.cli import plain
+
+    for marked in ("see ``stablenets train``", "the ranges (:data:`RANGES`)", "calls :func:`register`"):
+        assert RST.search(marked) and not RST.search(plain(marked)), marked
 
 
 def test_help_text_has_no_rst_markup():
