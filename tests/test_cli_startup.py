@@ -137,3 +137,20 @@ def test_models_says_its_stability_warnings_once_under_the_table(capsys):
     lines = out.out.rstrip().splitlines()
     assert lines[-1].startswith("note: 2 preset(s) raise a StabilityWarning when built")
     assert out.out.count("StabilityWarning") == 1 and "Warning" not in out.err
+
+
+def test_models_in_a_real_process_prints_no_warning_inside_the_table():
+    """As a user runs it, warnings on (PYTHONWARNINGS=always would print each with its source line to stderr,
+    which a terminal shows in the middle of the table): the table is unbroken, the note comes once, after it."""
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "PYTHONWARNINGS": "always"}
+    done = subprocess.run([sys.executable, "-m", "stablenets", "models", "preresnet-alpha"], capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "warn(" not in done.stderr, done.stderr
+    lines = done.stdout.rstrip().splitlines()
+    rows = [i for i, line in enumerate(lines) if line.startswith("preresnet-alpha")]
+    notes = [i for i, line in enumerate(lines) if "StabilityWarning" in line]
+    assert len(rows) >= 5 and rows == list(range(1, len(rows) + 1)), "the table's rows are contiguous"
+    assert len(notes) == 1 and notes[0] > rows[-1] and lines[notes[0]].startswith("note: ")
+    assert not [line for line in lines if re.search(r"\.py:\d+|warnings\.warn", line)]
