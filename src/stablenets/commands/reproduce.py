@@ -1,6 +1,8 @@
 """``stablenets reproduce``: one command per table and figure of papers A–E.
 
-    stablenets reproduce list                         # every entry: runs, paper-scale GPU-hours, results
+    stablenets reproduce list                         # every entry: runs, paper-scale GPU-hours, results, and
+                                                      # the committed small report's verdicts and CPU time
+    stablenets reproduce show C-table1                # one entry: runs, data, protocol, claims, cost, on disk
     stablenets reproduce list C- --scale small        # filter; status of the small-scale results
     stablenets reproduce C-table1 --scale small --data-root ../shared/data
     stablenets reproduce E-table1 --scale paper --gpus 8 --pack 4 --data-root DATA
