@@ -133,7 +133,11 @@ def _on_disk(entry, out: Path | None) -> list[str]:
         lines.append(f"  {scale} (under {folder}): {text}")
     committed = committed_results()
     if committed is not None and (committed / entry.id / "table.md").is_file():
-        lines.append(f"  committed small-scale report: {committed / entry.id / 'table.md'}")
+        report = committed_report(entry.id, committed)
+        cost = "" if report is None else (
+            f" (verdicts {report.verdict_text}; the run took {report.seconds / 60:.1f} min on "
+            f"{' / '.join(report.hardware) or 'a CPU'})")
+        lines.append(f"  committed small-scale report: {committed / entry.id / 'table.md'}{cost}")
     return lines
 
 
