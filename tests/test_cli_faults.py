@@ -92,7 +92,7 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path):
 
 
 def test_new_run_folders_never_collide_even_in_the_same_second(tmp_path, monkeypatch):
-    from stablenets.training.cli import _new_run_dir
+    from stablenets.commands.train import _new_run_dir
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("time.strftime", lambda *_: "20260101-000000")

@@ -55,6 +55,9 @@ def test_seeds_report_mean_and_std(tmp_path, capsys):
     (["train", "b-moons-mlp-h0.1", "run.epochs=many"], "expects int"),
     (["train", "missing.toml"], "not found"),
     (["evaluate", "missing.safetensors"], "not found"),
+    (["train", "E-table1/alpha2.0", "--scale", "small"], "run `stablenets reproduce E-table1 --scale small`"),
+    (["train", "b-moons-mlp-h0.1", "--scale", "demo"], "run `stablenets reproduce ENTRY --scale demo`"),
+    (["train", "list", "no-such-thing"], "no experiment matches 'no-such-thing'"),
 ])
 def test_bad_input_is_exit_2_with_one_line(argv, words, capsys):
     assert main(argv) == 2
@@ -63,10 +66,23 @@ def test_bad_input_is_exit_2_with_one_line(argv, words, capsys):
 
 
 def test_models_and_experiment_list(capsys):
+    """`list` is the listing word of every command (`train --list` its documented alias); FILTER is a
+    substring, as in `reproduce list FILTER` and `models FILTER`."""
     assert main(["models", "in-resnet"]) == 0
-    assert "in-resnet-8" in capsys.readouterr().out
+    listed = capsys.readouterr().out
+    assert "in-resnet-8" in listed
+    assert main(["models", "IN-ResNet"]) == 0
+    assert capsys.readouterr().out == listed
+    assert main(["train", "list"]) == 0
+    everything = capsys.readouterr().out
+    assert "a-cifar10-in-resnet-110" in everything and "E-table1/alpha2.0" in everything
     assert main(["train", "--list"]) == 0
-    assert "a-cifar10-in-resnet-110" in capsys.readouterr().out
+    assert capsys.readouterr().out == everything
+    assert main(["train", "list", "E-table1/"]) == 0
+    some = capsys.readouterr().out.split()
+    assert some and all(n.startswith("E-table1/") for n in some) and "E-table1/alpha2.0" in some
+    assert main(["train", "--list", "E-table1/"]) == 0
+    assert capsys.readouterr().out.split() == some
 
 
 def test_help_names_only_what_exists(capsys):
@@ -77,7 +93,7 @@ def test_help_names_only_what_exists(capsys):
 
     from stablenets.evaluation import list_suites
     from stablenets.training import TrainConfig, apply_overrides
-    from stablenets.training.config import list_experiments
+    from stablenets.experiments import list_experiments
 
     helps = {}
     for cmd in ("train", "evaluate"):
@@ -87,7 +103,8 @@ def test_help_names_only_what_exists(capsys):
         assert info.value.code == 0 and out.startswith("usage: stablenets " + cmd)
         helps[cmd] = " ".join(out.split())  # argparse wraps lines
     train = helps["train"]
-    named = {n for n in re.findall(r"stablenets(?:\.cli)? train ([a-z0-9][\w.-]*)", train) if not n.endswith(".toml")}
+    named = {n for n in re.findall(r"stablenets(?:\.cli)? train ([a-z0-9][\w.-]*)", train)
+             if not n.endswith(".toml") and n != "list"}
     assert named and named <= set(list_experiments()), named - set(list_experiments())
     sections = "|".join(f.name for f in dataclasses.fields(TrainConfig))
     overrides = [f"{k}={v}" for k, v in re.findall(rf"\b((?:{sections})\.[\w.]+)=(\[[^\]]*\]|[^\s`,)]+)", train)]

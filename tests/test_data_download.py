@@ -14,7 +14,7 @@ import pytest
 
 from stablenets.data import ChecksumError, download, load
 from stablenets.data import sources
-from stablenets.data.cli import register
+from stablenets.commands.data import register
 from stablenets.data.sources import Archive
 
 

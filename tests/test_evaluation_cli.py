@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from stablenets.evaluation.cli import register
+from stablenets.commands.evaluate import register
 
 
 
@@ -99,3 +99,28 @@ def test_several_checkpoints_are_evaluated_as_one_ensemble(tmp_path):
     report = json.loads((out / "robustness-quick.json").read_text())
     assert report["checkpoint"]["preset"] == "ensemble of resnet-8, resnet-8"
     assert len(report["checkpoint"]["path"]) == 2
+
+
+def test_evaluate_off_a_terminal_prints_progress_lines_and_no_progress_silences_them(tmp_path, capsys,
+                                                                                     monkeypatch):
+    """Issue 20, 'No long work in silence': `stablenets evaluate` with stderr not a terminal (as under pytest's
+    capture, a log or CI) prints the stage, done/total, the rate and the ETA; --no-progress prints none."""
+    import stablenets
+    from stablenets.cli import main
+    from stablenets.checkpoint import save_model
+
+    monkeypatch.setenv("STABLENETS_PROGRESS_EVERY", "0")  # a line at every step: the interval is tested elsewhere
+    torch.manual_seed(0)
+    model = stablenets.create_model("resnet-8", in_channels=1, mean=(0.1307,), std=(0.3081,))
+    save_model(tmp_path / "model.safetensors", model, {"dataset": "embedded-mnist"})
+    common = ["evaluate", str(tmp_path), "--suite", "quick", "--n", "8", "--device", "cpu",
+              "--set", "diagnostics.enabled=false", "--set", "attacks.pgd.steps=2",
+              "--set", "noise.cifar10c.severities=[1]"]
+    assert main(common) == 0
+    err = capsys.readouterr().err.splitlines()
+    stage = [line for line in err if line.startswith("robustness: ")]
+    assert stage and stage[0].endswith("tasks to do"), err
+    assert any("ETA" in line and "tasks/min" in line for line in stage), err
+    assert stage[-1].startswith("robustness: finished"), err
+    assert main([*common, "--overwrite", "--no-progress"]) == 0
+    assert not [line for line in capsys.readouterr().err.splitlines() if line.startswith("robustness: ")]

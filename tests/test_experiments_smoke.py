@@ -7,9 +7,9 @@ import json
 import pytest
 
 from stablenets.models import list_models
+from stablenets.experiments import load_config
 from stablenets.pipeline import prepare, train_and_evaluate
 from stablenets.reproduce.registry import _aliases
-from stablenets.training import load_config
 from stablenets.training.scale import SMOKE_FALLBACK, smoke_model
 
 

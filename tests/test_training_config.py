@@ -6,7 +6,8 @@ import math
 import pytest
 import torch
 
-from stablenets.training.config import TrainConfig, apply_overrides, config_from_dict, list_experiments, load_config
+from stablenets.experiments import list_experiments, load_config
+from stablenets.training.config import TrainConfig, apply_overrides, config_from_dict, read_config
 from stablenets.training.optim import build_optimizer, learning_rate
 
 
@@ -46,6 +47,21 @@ def test_every_experiment_file_parses_with_a_description():
         load_config("no-such-experiment")
     with pytest.raises(ValueError, match="unknown setting 'optim.foo'"):
         config_from_dict({"optim": {"foo": 1}})
+
+
+def test_the_training_stage_reads_files_and_leaves_names_to_the_experiments_above_it(tmp_path):
+    """training.config reads a TOML file; a packaged name is resolved by stablenets.experiments, which is
+    the same file's settings when the registry run is written out as TOML."""
+    path = tmp_path / "mine.toml"
+    path.write_text('description = "mine"\n[optim]\nlr = 0.05\n[run]\nepochs = 3\n')
+    cfg = read_config(path)
+    assert cfg.experiment == "mine" and cfg.optim.lr == 0.05 and cfg.run.epochs == 3
+    assert load_config(str(path)) == cfg
+    with pytest.raises(FileNotFoundError, match="experiment file E-table1/alpha2.0 not found"):
+        read_config("E-table1/alpha2.0")
+    assert load_config("E-table1/alpha2.0").experiment == "E-table1/alpha2.0"
+    assert list_experiments("E-TABLE1/") == [n for n in list_experiments() if n.startswith("E-table1/")]
+    assert list_experiments("E-table1/") and list_experiments("no-such-thing") == []
 
 
 def test_schedules_match_their_formulas():

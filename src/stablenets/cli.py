@@ -1,10 +1,10 @@
 """The ``stablenets`` command: a thin shell over the library.
 
-Subcommands: models, data, train, evaluate, analyze, demo, reproduce. Each area of the
-library registers its own subcommand (``register(subparsers)``) and returns an
-exit code; this module only assembles them and turns a user's mistake (ValueError, including
-SettingError and CheckpointError; an OSError such as a missing file or an unwritable output)
-into one clear line on stderr and exit status 2, and Ctrl-C into one line and exit status 130.
+Subcommands: models, data, train, evaluate, analyze, demo, reproduce. Each command's module in
+``stablenets/commands/`` (above the stages it drives) registers its subcommand
+(``register(subparsers)``) and returns an exit code; this module only assembles them and turns a
+user's mistake (ValueError, including SettingError and CheckpointError; an OSError such as a
+missing file or an unwritable output) into one clear line on stderr and exit status 2, and Ctrl-C into one line and exit status 130.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import warnings
 # command runs (or shows its help): `stablenets --help` and argument errors start without torch.
 COMMANDS = {
     "models": (None, "list the model presets with their parameter counts"),
-    "data": ("stablenets.data.cli", "list, describe and download data sets"),
-    "train": ("stablenets.training.cli", "train an experiment (natural, PGD-AT, TRADES, noisy)"),
-    "evaluate": ("stablenets.evaluation.cli", "robustness report of a checkpoint (a paper's protocol)"),
-    "analyze": ("stablenets.analysis.cli", "figures and tables of the papers for your models and runs"),
-    "demo": ("stablenets.demo", "reproduce findings of the papers on packaged data (CPU, under two minutes)"),
-    "reproduce": ("stablenets.reproduce.cli", "reproduce a table or figure of papers A-E, paper | ours | Δ"),
+    "data": ("stablenets.commands.data", "list, describe and download data sets"),
+    "train": ("stablenets.commands.train", "train an experiment (natural, PGD-AT, TRADES, noisy)"),
+    "evaluate": ("stablenets.commands.evaluate", "robustness report of a checkpoint (a paper's protocol)"),
+    "analyze": ("stablenets.commands.analyze", "figures and tables of the papers for your models and runs"),
+    "demo": ("stablenets.commands.demo",
+             "reproduce findings of the papers on packaged data (CPU, under two minutes)"),
+    "reproduce": ("stablenets.commands.reproduce", "reproduce a table or figure of papers A-E, paper | ours | Δ"),
 }
 SUBCOMMAND_MODULES = tuple(module for module, _ in COMMANDS.values() if module)
 
@@ -55,8 +56,7 @@ def _models(args) -> int:
 
     names = list_models(args.filter)
     if not names:
-        print(f"no preset matches {args.filter!r}", file=sys.stderr)
-        return 2
+        raise ValueError(f"no preset matches {args.filter!r} (`stablenets models` lists them all)")
     print(f"{'name':<30} {'params':>9}  {'backbone':<24} {'width':>5}  {'data set':<9} {'twin':<18} "
           f"{'paper':<7} {'tables':<30} description")
     warned: dict[str, list[str]] = {}

@@ -1,5 +1,6 @@
 """The pipeline: configuration → data → model → training → checkpoint → evaluation → report, in one direction.
 
+    from stablenets.experiments import load_config
     cfg = prepare(load_config("c-cifar10-ie-resnet-18-pgd10"), scale="smoke")  # checked before any work
     summary = train_and_evaluate(cfg, "runs/ie", device="cpu")               # train, load, evaluate, report
     summary = run_seeds(cfg, "runs/ie", [0, 1, 2])                             # per seed, then mean ± std

@@ -12,5 +12,5 @@
 * :mod:`~stablenets.analysis.sweeps` — accuracy vs h, vs depth, generalisation gap across runs (papers B, E).
 
 Plots need matplotlib (``pip install stablenets[plot]``); the numbers do not.
-`stablenets analyze KIND …` (:mod:`~stablenets.analysis.cli`) writes PNG + JSON + a Markdown report.
+`stablenets analyze KIND …` (:mod:`~stablenets.commands.analyze`) writes PNG + JSON + a Markdown report.
 """

@@ -76,9 +76,9 @@ def register_model(name: str, builder: Callable[..., nn.Module], description: st
 
 
 def list_models(pattern: str | None = None) -> list[str]:
-    """Preset names, sorted; ``pattern`` is a substring filter."""
+    """Preset names, sorted; ``pattern`` is a case-insensitive substring filter."""
     _ensure_presets()
-    return sorted(n for n in _PRESETS if pattern is None or pattern in n)
+    return sorted(n for n in _PRESETS if pattern is None or pattern.lower() in n.lower())
 
 
 def get_preset(name: str) -> Preset:

@@ -6,18 +6,59 @@ under each scale's output folder, and the committed small-scale report in ``docs
 """
 from __future__ import annotations
 
+import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from stablenets.reproduce.registry import SCALES, expand_runs, get_entry, protocol_of
 
-__all__ = ["describe_entry", "committed_results"]
+__all__ = ["describe_entry", "committed_results", "committed_report", "CommittedReport", "VERDICT_MARKS"]
+
+# The verdicts of a report's claims, as `reproduce list` abbreviates them.
+VERDICT_MARKS = {"holds": "✔", "contradicted": "✘", "inconclusive": "?", "not checked": "·"}
 
 
 def committed_results() -> Path | None:
     """``docs/results`` of a source checkout (None when stablenets is installed without it)."""
     folder = Path(__file__).resolve().parents[3] / "docs" / "results"
     return folder if folder.is_dir() else None
+
+
+@dataclass(frozen=True)
+class CommittedReport:
+    """What a committed small-scale report says: its claims' verdicts and what it cost on its hardware."""
+
+    path: Path                     # its table.json
+    verdicts: tuple[str, ...]      # per claim: holds | contradicted | inconclusive | not checked
+    seconds: float                 # the run's CPU time: training summed over its runs, or the command's wall time
+    hardware: tuple[str, ...]      # as the report records it, e.g. "CPU (x86_64, 2 threads)"
+
+    @property
+    def verdict_text(self) -> str:
+        """"✔2✘1": the count of each verdict, in the order of VERDICT_MARKS; "no-claim" without claims."""
+        return "".join(f"{mark}{self.verdicts.count(v)}" for v, mark in VERDICT_MARKS.items()
+                       if self.verdicts.count(v)) or "no-claim"
+
+
+def committed_report(entry_id: str, folder: Path | None = None) -> CommittedReport | None:
+    """The committed ``--scale small`` report of ``entry_id`` (``docs/results/<ENTRY>/table.json``, or under
+    ``folder``), or None where none is committed or it cannot be read."""
+    folder = committed_results() if folder is None else Path(folder)
+    path = None if folder is None else folder / entry_id / "table.json"
+    if path is None or not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or report.get("scale", "small") != "small":
+        return None
+    verdicts = tuple(c.get("verdict") or {True: "holds", False: "contradicted"}.get(c.get("holds"), "not checked")
+                     for c in report.get("claims", []))
+    # A report rebuilt from finished runs records a short wall time: the training it summed is the cost then.
+    seconds = max(float(report.get("wall_seconds") or 0.0), float(report.get("train_seconds") or 0.0))
+    return CommittedReport(path, verdicts, seconds, tuple(report.get("hardware") or ()))
 
 
 def _runs_text(entry, scale: str) -> list[str]:
@@ -92,7 +133,11 @@ def _on_disk(entry, out: Path | None) -> list[str]:
         lines.append(f"  {scale} (under {folder}): {text}")
     committed = committed_results()
     if committed is not None and (committed / entry.id / "table.md").is_file():
-        lines.append(f"  committed small-scale report: {committed / entry.id / 'table.md'}")
+        report = committed_report(entry.id, committed)
+        cost = "" if report is None else (
+            f" (verdicts {report.verdict_text}; the run took {report.seconds / 60:.1f} min on "
+            f"{' / '.join(report.hardware) or 'a CPU'})")
+        lines.append(f"  committed small-scale report: {committed / entry.id / 'table.md'}{cost}")
     return lines
 
 

@@ -491,7 +491,7 @@ def experiment_config(name: str) -> dict:
 
         close = difflib.get_close_matches(name, experiment_names(), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown experiment {name!r}.{hint} Give ENTRY/RUN (`stablenets train --list`) or a TOML file")
+        raise ValueError(f"unknown experiment {name!r}.{hint} Give ENTRY/RUN (`stablenets train list`) or a TOML file")
     entry = get_entry(entry_id)
     rows = {slug(row["label"]): row for row in _row_tables(entry, "paper")}
     if run not in rows:

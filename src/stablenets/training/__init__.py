@@ -1,6 +1,7 @@
 """Training: natural, PGD-AT, TRADES and noisy-input objectives; runs that survive crashes.
 
-    from stablenets.training import load_config, apply_overrides, train
+    from stablenets.experiments import load_config       # names of the papers' runs (above this stage)
+    from stablenets.training import apply_overrides, train
     cfg = apply_overrides(load_config("a-cifar10-in-resnet-110"), ["run.epochs=10"])
     summary = train(cfg, "runs/in-resnet-110", device="cuda")      # resume=True continues it
 
@@ -11,8 +12,7 @@ divergence, progress), ``rundir.py`` (what a run folder may hold, resume rules, 
 weight decay by default), ``modes.py`` (objectives), ``distributed.py`` (torchrun / DDP),
 ``scale.py`` (smoke scale).
 """
-from stablenets.training.config import (TrainConfig, apply_overrides, config_to_dict, list_experiments,
-                                        load_config)
+from stablenets.training.config import TrainConfig, apply_overrides, config_to_dict, read_config
 from stablenets.training.scale import smoke
 
 # Loaded on first use (PEP 562): the command line starts without torch.
@@ -33,5 +33,5 @@ def __getattr__(name: str):
     return value
 
 
-__all__ = ["TrainConfig", "load_config", "apply_overrides", "config_to_dict", "list_experiments", "smoke",
+__all__ = ["TrainConfig", "read_config", "apply_overrides", "config_to_dict", "smoke",
            "train", "check_settings", "NonFiniteLossError"]

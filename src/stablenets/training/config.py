@@ -1,6 +1,6 @@
 """One dataclass holds every training setting; experiments are TOML files of it.
 
-    cfg = load_config("a-cifar10-in-resnet-110")               # a packaged experiment, or a path
+    cfg = read_config("my-experiment.toml")                 # a TOML file of these settings
     cfg = apply_overrides(cfg, ["optim.lr=0.05", "run.epochs=10", "schedule.milestones=[5, 8]"])
     cfg = smoke(cfg)                                        # seconds on a CPU
 
@@ -28,8 +28,7 @@ from stablenets.overrides import parse_pairs
 from stablenets.settings import SettingError, check, setting, validate
 
 __all__ = ["TrainConfig", "ModelConfig", "DataConfig", "OptimConfig", "ScheduleConfig", "ModeConfig",
-           "RunConfig", "EvalConfig", "load_config", "apply_overrides", "config_from_dict", "config_to_dict",
-           "list_experiments", "experiment_path"]
+           "RunConfig", "EvalConfig", "read_config", "apply_overrides", "config_from_dict", "config_to_dict"]
 
 MODES = ("natural", "pgd", "trades", "noisy")
 OPTIMIZERS = ("sgd", "adam")
@@ -260,35 +259,17 @@ def apply_overrides(cfg: TrainConfig, pairs: list[str]) -> TrainConfig:
     return cfg.validate()
 
 
-def list_experiments() -> list[str]:
-    """Experiment names: the former names, then every ENTRY/RUN of the papers' registry (reproduce/)."""
-    from stablenets.reproduce.registry import experiment_names
-
-    return experiment_names()
-
-
-def experiment_path(name_or_path: str | Path) -> Path | None:
-    """An existing TOML file path, or None for a registry name (ENTRY/RUN or a former experiment name)."""
-    path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise FileNotFoundError(f"experiment file {path} not found")
-        return path
-    return None
-
-
-def load_config(name_or_path: str | Path) -> TrainConfig:
-    """Read an experiment (ENTRY/RUN of the registry, a former name, or a TOML path) into a validated
-    :class:`TrainConfig`."""
-    path = experiment_path(name_or_path)
-    if path is None:
-        from stablenets.reproduce.registry import experiment_config
-
-        return config_from_dict(experiment_config(str(name_or_path))).validate()
+def read_config(path: str | Path) -> TrainConfig:
+    """Read an experiment's TOML file into a validated :class:`TrainConfig` (its name, when the file
+    sets none, is the file's stem). Packaged names (the papers' ENTRY/RUN) are resolved above the
+    training stage, by :func:`stablenets.experiments.load_config`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"experiment file {path} not found")
     with path.open("rb") as f:
         try:
             data = tomllib.load(f)
         except tomllib.TOMLDecodeError as err:
             raise SettingError(f"{path}: not valid TOML: {err}") from None
-    data.setdefault("experiment", Path(str(path)).name.removesuffix(".toml"))
+    data.setdefault("experiment", path.name.removesuffix(".toml"))
     return config_from_dict(data).validate()

@@ -1,6 +1,8 @@
 """``stablenets reproduce``: one command per table and figure of papers A–E.
 
-    stablenets reproduce list                         # every entry: runs, paper-scale GPU-hours, results
+    stablenets reproduce list                         # every entry: runs, paper-scale GPU-hours, results, and
+                                                      # the committed small report's verdicts and CPU time
+    stablenets reproduce show C-table1                # one entry: runs, data, protocol, claims, cost, on disk
     stablenets reproduce list C- --scale small        # filter; status of the small-scale results
     stablenets reproduce C-table1 --scale small --data-root ../shared/data
     stablenets reproduce E-table1 --scale paper --gpus 8 --pack 4 --data-root DATA
@@ -63,9 +65,10 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 def _list(args) -> int:
     import sys
-    import time
 
+    from stablenets.progress import Progress
     from stablenets.reproduce.costs import entry_cost, load_throughput
+    from stablenets.reproduce.describe import VERDICT_MARKS, committed_report, committed_results
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
     from stablenets.reproduce.runner import entry_status, missing_presets
 
@@ -73,14 +76,17 @@ def _list(args) -> int:
     pattern = args.entry[1] if len(args.entry) > 1 else None
     ids = list_entries(pattern)
     if not ids:
-        print(f"no entry matches {pattern!r}")
-        return 2
+        raise ValueError(f"no entry matches {pattern!r} (`stablenets reproduce list` names them all)")
     scale = args.scale or "small"
-    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} title")
-    total, train, evaluation, devices, costs = 0.0, 0.0, 0.0, set(), {}
-    last = time.monotonic()
-    for i, entry_id in enumerate(ids, 1):
+    print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} "
+          f"{'committed':<9} {'small CPU':>9}  title")
+    total, train, evaluation, devices, costs, hardware = 0.0, 0.0, 0.0, set(), {}, set()
+    # Off a terminal a line at a fixed interval (pricing a model missing from model_sizes.json counts its FLOPs,
+    # minutes); on a terminal the rows themselves show the progress.
+    bar = Progress(len(ids), "reproduce list (pricing)", unit="row", enabled=not sys.stderr.isatty())
+    for entry_id in ids:
         entry = get_entry(entry_id)
+        bar.note(entry_id)
         runs = expand_runs(entry, "paper")
         cost = costs[entry_id] = entry_cost(entry)
         if not math.isnan(cost.hours):
@@ -93,11 +99,14 @@ def _list(args) -> int:
         basis = "—" if not cost.runs else ("measured" if cost.measured else "derived")
         mark = f" [needs preset(s): {', '.join(pending)}]" if pending else \
             (f" [cost unknown: {cost.error}]" if cost.error else "")
+        committed = committed_report(entry_id)
+        if committed is not None:
+            hardware |= set(committed.hardware)
         print(f"{entry_id:<10} {entry.kind:<10} {len(runs):>5} {hours_text:>8}  {basis:<9} {status:<16} "
-              f"{entry.title}{mark}")
-        if not sys.stdout.isatty() and time.monotonic() - last > 10:
-            print(f"... {i}/{len(ids)} entries priced", file=sys.stderr, flush=True)
-            last = time.monotonic()
+              f"{committed.verdict_text if committed else '—':<9} "
+              f"{_seconds(committed.seconds) if committed else '—':>9}  {entry.title}{mark}", flush=True)
+        bar.step(entry_id)
+    bar.close()
     if len(ids) == 1 and costs[ids[0]].runs:
         _breakdown(costs[ids[0]])
     digits = 0 if total >= 10 else 2
@@ -105,7 +114,20 @@ def _list(args) -> int:
           f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
           f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
           f"(`reproduce list ENTRY` names the model it is derived from)")
+    legend = ", ".join(f"{mark} {verdict}" for verdict, mark in VERDICT_MARKS.items())
+    folder = committed_results()
+    print(f"committed: the verdicts of the claims in the --scale small report committed in docs/results/ENTRY "
+          f"({legend}); small CPU: what that run cost, measured on {' / '.join(sorted(hardware)) or 'a CPU'} "
+          f"(its training summed over its runs, or the command's wall time where larger); — where no small run "
+          f"is committed" + ("" if folder else " (this installation has no docs/results: a source checkout has)"))
     return 0
+
+
+def _seconds(seconds: float) -> str:
+    """"<1s", "41s", "9m27s", "1h12m"."""
+    from stablenets.progress import duration
+
+    return "<1s" if seconds < 1 else (f"{seconds:.0f}s" if seconds < 59.5 else duration(seconds))
 
 
 def _breakdown(cost) -> None:

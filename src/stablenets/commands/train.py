@@ -1,6 +1,6 @@
 """``stablenets train CONFIG [key=value ...]``: train an experiment (a packaged name or a TOML file).
 
-    stablenets train --list
+    stablenets train list [FILTER]                  # the packaged experiments (also: train --list)
     stablenets train a-cifar10-in-resnet-110 --device cuda
     stablenets train a-cifar10-in-resnet-110 optim.lr=0.05 run.epochs=10 --seeds 0 1 2
     stablenets train a-cifar10-in-resnet-110 --scale smoke --device cpu
@@ -16,6 +16,11 @@ runs/<experiment>-<time> (never an existing folder); --resume without --out cont
 run of this experiment whose settings match. Exit status: 0 done (with --seeds: diverged seeds are
 recorded in seeds.json), 2 bad input or an output that cannot be written, 3 the run diverged
 (the message names the epoch, the step and the last good checkpoint), 130 interrupted.
+
+Scales are the words of ``stablenets reproduce``: ``paper`` (as written) and ``smoke`` (seconds,
+the plumbing) train this one run; ``small`` and ``demo`` are budgets of a whole entry (its rows,
+data subset, epochs and seeds) and are refused here with the ``stablenets reproduce`` command
+that runs them.
 """
 from __future__ import annotations
 
@@ -28,7 +33,10 @@ from pathlib import Path
 
 from stablenets.device import add_device_argument
 
-__all__ = ["register", "run_train"]
+__all__ = ["register", "run_train", "SCALES", "ENTRY_SCALES"]
+
+SCALES = ("paper", "small", "smoke", "demo")   # one vocabulary with `stablenets reproduce --scale`
+ENTRY_SCALES = ("small", "demo")               # an entry's budgets: `stablenets reproduce ENTRY --scale ...`
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -73,8 +81,6 @@ def _settings_help() -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    from stablenets.training.scale import SCALES
-
     default_class = subparsers._parser_class  # add_parser has no per-parser class argument
     subparsers._parser_class = _IntermixedParser
     try:
@@ -83,12 +89,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     finally:
         subparsers._parser_class = default_class
-    p.add_argument("config", nargs="?", help="experiment name (see --list) or path to a TOML file")
+    p.add_argument("config", nargs="?",
+                   help="experiment name (ENTRY/RUN or a former name; `train list [FILTER]` names them) or path "
+                        "to a TOML file; `list` lists them")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="setting overrides, e.g. optim.lr=0.05")
-    p.add_argument("--list", action="store_true", help="list the packaged experiments and exit (also: train list)")
+    p.add_argument("--list", action="store_true", help="alias of `train list`: list the packaged experiments")
     p.add_argument("--scale", choices=SCALES, default="paper",
                    help="paper: as written; smoke: a few steps on tiny data, seconds on a CPU, to check the "
-                        "plumbing (an entry's small and demo budgets: stablenets reproduce ENTRY --scale small)")
+                        "plumbing; small and demo are an entry's budgets, run by `stablenets reproduce ENTRY "
+                        "--scale small` (refused here)")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="S",
                    help="train one run per seed and report mean ± std")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -103,8 +112,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def resolve_config(args: argparse.Namespace):
     """The experiment with overrides, data settings and scale applied, every setting checked."""
+    from stablenets.experiments import load_config
     from stablenets.pipeline import prepare
-    from stablenets.training.config import apply_overrides, load_config
+    from stablenets.training.config import apply_overrides
 
     cfg = load_config(args.config)
     extra = list(args.overrides)
@@ -164,19 +174,49 @@ def _out_dir(args, experiment: str, cfg) -> Path:
     return _new_run_dir(experiment)
 
 
+def _refuse_entry_scale(args: argparse.Namespace) -> None:
+    """``--scale small`` / ``demo`` name an entry's budget, which ``stablenets reproduce`` runs: one error naming it."""
+    if args.scale not in ENTRY_SCALES:
+        return
+    entry = "ENTRY"
+    if args.config and "/" in args.config and not args.config.endswith(".toml"):
+        from stablenets.reproduce.registry import list_entries
+
+        head = args.config.split("/")[0]
+        entry = head if head in list_entries() else entry
+    raise ValueError(f"--scale {args.scale} is the budget of a whole entry (its rows, data subset, epochs and "
+                     f"seeds), not of one run: run `stablenets reproduce {entry} --scale {args.scale}`; "
+                     f"`stablenets train` takes --scale paper or smoke")
+
+
+def _list(args: argparse.Namespace) -> int:
+    """``train list [FILTER]`` (alias ``train --list [FILTER]``): the packaged experiments."""
+    from stablenets.experiments import list_experiments
+
+    pattern = args.overrides[0] if args.overrides else (
+        args.config if args.list and args.config not in (None, "list") else None)
+    names = list_experiments(pattern)
+    if not names:
+        raise ValueError(f"no experiment matches {pattern!r} (`stablenets train list` names them all)")
+    print("\n".join(names))
+    return 0
+
+
 def run_train(args: argparse.Namespace) -> int:
+    if args.config == "list" or args.list:  # `train list [FILTER]`, as `reproduce list [FILTER]`
+        return _list(args)
+    if not args.config:
+        from stablenets.experiments import list_experiments
+
+        print("stablenets train: error: give an experiment name or TOML file (names below)", file=sys.stderr)
+        print("\n".join(list_experiments()))
+        return 2
+    _refuse_entry_scale(args)
+
     from stablenets.pipeline import format_stats, run_seeds, train_and_evaluate
-    from stablenets.training.config import list_experiments
     from stablenets.training.scale import SMOKE_FALLBACK
     from stablenets.training.trainer import NonFiniteLossError
 
-    if args.config == "list" and not args.overrides:  # `train list`, as `reproduce list`
-        args.list = True
-    if args.list or not args.config:
-        if not args.list:
-            print("stablenets train: error: give an experiment name or TOML file (names below)", file=sys.stderr)
-        print("\n".join(list_experiments()))
-        return 0 if args.list else 2
     cfg = resolve_config(args)
     out = _out_dir(args, cfg.experiment or Path(args.config).stem, cfg)
     fallback = SMOKE_FALLBACK if args.scale == "smoke" else ""
