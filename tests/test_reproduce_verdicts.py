@@ -181,3 +181,19 @@ def test_magnitude_on_exact_numbers_counts_decades_and_with_seeds_tests_the_deca
     for a_values, expected in (((0.017, 0.018, 0.019), "holds"), ((0.0049, 0.0050, 0.0051), "contradicted"),
                                ((0.004, 0.018, 0.032), "inconclusive")):
         assert _check(claim, {"a": Evidence(values=a_values), "b": b}, {})["verdict"] == expected, a_values
+
+
+def test_a_larger_test_set_is_asked_for_only_up_to_the_whole_test_set():
+    """A small gap on one seed each over 400 points: 'a larger test set' decides it where the data has
+    enough points; where the whole test set is already smaller than needed, only more seeds can."""
+    claim = {"kind": "greater", "metric": METRIC, "a": "a", "b": "b"}
+    evidence = {"a": _row([0.62], 400, 1, paired=False), "b": _row([0.58], 400, 2, paired=False)}
+    values = {label: {METRIC: e.center} for label, e in evidence.items()}
+    ev = {label: {METRIC: e} for label, e in evidence.items()}
+    (free,) = check_claims(SimpleNamespace(claims=[claim]), values, {}, ev)
+    assert free["verdict"] == "inconclusive" and "test set about" in free["decide"]
+    needed = int(free["decide"].split("about ")[2].split(" test points")[0].replace(",", ""))
+    (bounded,) = check_claims(SimpleNamespace(claims=[claim]), values, {}, ev, population=needed - 1)
+    assert bounded["decide"].startswith("more seeds: the whole test set") and f"{needed - 1:,}" in bounded["decide"]
+    (enough,) = check_claims(SimpleNamespace(claims=[claim]), values, {}, ev, population=needed + 1)
+    assert enough["decide"] == free["decide"]

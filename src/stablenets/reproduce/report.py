@@ -204,7 +204,7 @@ def _signed(x: float, digits: int = 3) -> str:
 
 
 def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]], evidence: dict | None = None,
-                 paper: dict | None = None) -> list[dict]:
+                 paper: dict | None = None, population: int | None = None) -> list[dict]:
     """Each claim of ``entry`` on ``values`` ({label: {metric: number}}), with a verdict.
 
     ``evidence`` ({label: {metric: Evidence}}) carries what the numbers' uncertainty is made of (seeds,
@@ -358,7 +358,7 @@ def check_claims(entry, values: dict[str, dict], series: dict[str, list[tuple]],
         labels = [l for l in values if metric is not None]
         n_hint = next((e.n for l in labels if (e := ((evidence or {}).get(l) or {}).get(metric)) is not None
                        and e.n), None)
-        result = verdict_of(kind, tests, against, n_hint)
+        result = verdict_of(kind, tests, against, n_hint, population)
         if result["verdict"] == "holds" and not monotone:
             result = {**result, "verdict": "inconclusive",
                       "decide": "more seeds or a larger test set, to settle the steps that go the other way"}

@@ -276,8 +276,9 @@ def contrast(terms: list[tuple[float, Evidence]], margin: float = 0.0, label: st
                       parts={"seeds": None if unmeasured else seed_part, "test": test_part})
 
 
-def _decide_text(c: Comparison, n: int | None, want_sign: float = 1.0) -> str:
-    """What would decide an undecided comparison: more seeds, or a test set so many times larger."""
+def _decide_text(c: Comparison, n: int | None, want_sign: float = 1.0, population: int | None = None) -> str:
+    """What would decide an undecided comparison: more seeds, or a test set so many times larger (but no
+    larger than the data set's whole test set, ``population``: beyond it only seeds can)."""
     if c.se is None:
         return "more seeds (one seed of this number leaves its spread unmeasured)"
     if c.seeds_unmeasured and not c.parts.get("test"):
@@ -290,13 +291,17 @@ def _decide_text(c: Comparison, n: int | None, want_sign: float = 1.0) -> str:
     test, seeds = c.parts.get("test") or 0.0, c.parts.get("seeds") or 0.0
     extra = " and more seeds (one seed leaves their spread unmeasured)" if c.seeds_unmeasured else ""
     if test >= seeds:
+        if n and population and factor * n > population:
+            return (f"more seeds: the whole test set ({population:,} points) is too small to decide it at one "
+                    f"seed (about {math.ceil(factor * n):,} points would be needed)" if c.seeds_unmeasured else
+                    f"about {factor:.1f}× as many seeds (the whole test set, {population:,} points, is too small)")
         more = f" (about {math.ceil(factor * n):,} test points)" if n else ""
         return f"a test set about {factor:.1f}× larger{more}{extra}"
     return f"about {factor:.1f}× as many seeds"
 
 
 def verdict_of(kind: str, holds_tests: list[Comparison], against_tests: list[Comparison] | None = None,
-               n: int | None = None) -> dict:
+               n: int | None = None, population: int | None = None) -> dict:
     """The verdict of a claim from its comparisons.
 
     ``holds_tests``: every comparison must be significantly > 0 for the claim to hold (``p_greater``);
@@ -322,4 +327,4 @@ def verdict_of(kind: str, holds_tests: list[Comparison], against_tests: list[Com
            "method": weakest.method, "seeds_unmeasured": any(c.seeds_unmeasured for c in holds_tests)}
     if p is not None and p < ALPHA:
         return {**out, "verdict": "holds", "decide": ""}
-    return {**out, "verdict": "inconclusive", "decide": _decide_text(weakest, n)}
+    return {**out, "verdict": "inconclusive", "decide": _decide_text(weakest, n, population=population)}
