@@ -218,4 +218,6 @@ def test_a_metric_the_paper_prints_no_number_for_is_one_column_of_ours():
               "metrics": [{"key": "m", "column": "M"}, {"key": "q", "column": "Q"}]}
     head, delim, row = rep.table_lines(report)
     assert head == "| row | M (ours) | Q paper | ours | Δ |"
+    report["metrics"][0]["column"] = "M (cos, ours)"
+    assert rep.table_lines(report)[0] == "| row | M (cos, ours) | Q paper | ours | Δ |"
     assert row.count("|") == head.count("|") == delim.count("|") and "| 1.00 | 2.50 | 2.00 |" in row

@@ -442,7 +442,7 @@ def table_lines(report: dict, ran_only: bool = False) -> list[str]:
         align += ["---:", "---:"]
     for m in report["metrics"]:
         if not printed[m["key"]]:
-            head.append(f"{m['column']} (ours)")
+            head.append(m["column"] if "ours" in m["column"] else f"{m['column']} (ours)")
             align.append("---:")
             continue
         head += [f"{m['column']} paper", "ours"] + ([] if m.get("boolean") else ["Δ"])
