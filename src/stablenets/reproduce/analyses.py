@@ -274,7 +274,7 @@ def run_analysis(entry, scale: str, trained: dict[str, list[Path]], data_root=No
                     models[label], meta = _load(dirs[s_index])
                     dataset = meta.get("dataset") or dataset
             if x is None:
-                x, y = load_test_set(dataset, data_root, 0)
+                x, y = load_test_set(dataset, data_root, 0, verify)
             per_image: dict = {label: [] for label in models}
             for image in images:
                 i = int(image.get("index", 0))
