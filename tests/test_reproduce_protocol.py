@@ -80,6 +80,11 @@ def test_c_code_networks_have_group_norm_no_input_normalisation_and_a_detached_i
         assert set(mean) == {0.0} and set(std) == {1.0}
     assert input_normalization(paper)[1] != (1.0,) * len(input_normalization(paper)[1])
     assert code.scheme.create_graph is False and paper.scheme.create_graph is True
+    # The last stage's inner loops take the code's sign; the paper's network is Algorithm 1 throughout.
+    assert code.scheme.flip_last_stage is True and paper.scheme.flip_last_stage is False
+    signs = [step.sign for step in code.trunk.steps]
+    assert signs[-1] == -1.0 and signs[0] == 1.0 and set(step.sign for step in paper.trunk.steps) == {1.0}
+    assert "flip_last_stage" not in plain.scheme.settings()
     # Detached: the loss's gradient reaches the branch weights only through the explicit step.
     x = torch.rand(2, *([1, 28, 28] if code.in_channels == 1 else [3, 32, 32]), requires_grad=True)
     code.train()

@@ -163,6 +163,11 @@ class Scheme:
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         raise NotImplementedError
 
+    def make_steps(self, blocks: Sequence[ResidualBlock]) -> list[SchemeStep]:
+        """One step per block of the whole chain; a scheme whose steps depend on where a block sits in the
+        network (IE-skip's ``flip_last_stage``) overrides this."""
+        return [self.make_step(i, b) for i, b in enumerate(blocks)]
+
     def settings(self) -> dict:
         """The scheme's settings (flat, a group's fields by their own names), JSON-friendly, for checkpoints."""
         out = {}
@@ -189,7 +194,7 @@ class SchemeTrunk(nn.Module):
         for index, block in enumerate(blocks):  # block n reads at most n + 1 terms
             block.add_history_projections(min(index + 1, self.n_history))
         self.blocks = nn.ModuleList(blocks)
-        self.steps = nn.ModuleList(scheme.make_step(i, b) for i, b in enumerate(blocks))
+        self.steps = nn.ModuleList(scheme.make_steps(blocks))
 
     def run(self, history: Sequence[Tensor], start: int = 0, stop: int | None = None,
             record: list | None = None) -> list[Tensor]:
