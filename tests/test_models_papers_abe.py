@@ -193,3 +193,71 @@ def test_the_data_set_is_a_named_default_of_the_preset():
     assert mnist.in_channels == 1 and get_preset("resnet-18-w8").dataset == "mnist"
     with pytest.raises(SettingError, match="dataset="):
         stablenets.create_model("resnet-20", in_channels=1)
+
+
+# ----------------------------------------------------------------------------- the post-activation block (B's code)
+
+def _randomise_norms(model, seed=0):
+    """Hand-set BatchNorm statistics and affine weights, so that BN is not the identity in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.running_mean))
+            m.running_var.copy_(torch.rand(c, generator=g, dtype=torch.float64).to(m.running_var) + 0.5)
+            m.weight.data.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.weight))
+            m.bias.data.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.bias))
+    return model
+
+
+def _bn(x, m):
+    return nn.functional.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+
+def test_post_activation_off_is_exactly_the_pre_activation_network():
+    torch.manual_seed(0)
+    old = stablenets.create_model("resnet-h0.1-20").eval()
+    off = stablenets.create_model("resnet-h0.1-20", post_activation=False).eval()
+    off.load_state_dict(old.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(off(x), old(x))
+    assert all(block.after is None for block in off.trunk.blocks)
+
+
+def test_post_activation_block_is_relu_of_shortcut_plus_h_times_the_branch_on_hand_set_weights():
+    """Every block computes ReLU(s(x) + h·BN(conv(ReLU(BN(conv(x)))))), s(x) = BN(conv1×1/2(x)) where the
+    shape changes (zjfheart/Robust-ResNet cifar-10_torch/run.py, BasicBlock.forward); stem conv–BN–ReLU, head
+    pool–linear: the whole network, written out with functional ops, gives the model's logits."""
+    F = nn.functional
+    torch.manual_seed(0)
+    h = 0.1
+    net = _randomise_norms(stablenets.create_model("resnet-20", post_activation=True, h=h)).double().eval()
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    conv, bn, _ = net.stem
+    state = F.relu(_bn(F.conv2d(net.input_layer(x), conv.weight, padding=1), bn))
+    projections = 0
+    for block in net.trunk.blocks:
+        c1, b1, _, c2, b2 = block.branch
+        branch = _bn(F.conv2d(F.relu(_bn(F.conv2d(state, c1.weight, stride=c1.stride, padding=1), b1)),
+                              c2.weight, padding=1), b2)
+        if block.shortcut is None:
+            shortcut = state
+        else:
+            projections += 1
+            pc, pb = block.shortcut
+            assert pc.kernel_size == (1, 1) and pc.stride == (2, 2)
+            shortcut = _bn(F.conv2d(state, pc.weight, stride=2), pb)
+        state = F.relu(shortcut + h * branch)
+    expected = F.linear(state.mean((2, 3)), net.head[-1].weight, net.head[-1].bias)
+    assert projections == 2
+    torch.testing.assert_close(net(x), expected, rtol=1e-10, atol=1e-10)
+    # He et al. 2016a's ResNet-20 has 0.27M parameters
+    assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(0.27, abs=0.005)
+
+
+def test_post_activation_without_batchnorm_and_with_bottlenecks():
+    net = stablenets.create_model("resnet-nobn-20", post_activation=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert net(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+    with pytest.raises(ValueError, match="basic blocks only"):
+        stablenets.create_model("resnet-164", post_activation=True)

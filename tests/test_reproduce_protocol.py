@@ -92,6 +92,17 @@ def test_c_code_networks_have_group_norm_no_input_normalisation_and_a_detached_i
     assert x.grad is not None and torch.isfinite(x.grad).all()
 
 
+def test_b_code_cifar_networks_are_post_activation():
+    """B's code protocol: every CIFAR block ends with a ReLU after h·f is added, BN or not; the paper's (and the
+    character networks under B's CIFAR difference) have none."""
+    for entry_id, label in (("B-fig3", "CIFAR-10 h=0.1 depth 8"), ("B-fig5", "no BN h=0.1 depth 8")):
+        paper, _ = _model(entry_id, label, "paper")
+        code, _ = _model(entry_id, label, "code")
+        assert all(isinstance(b.after, nn.ReLU) for b in code.trunk.blocks)
+        assert all(b.after is None for b in paper.trunk.blocks)
+        assert code.trunk.steps[0].h == paper.trunk.steps[0].h == 0.1
+
+
 def test_d_code_networks_take_raw_pixels_two_blocks_per_stage_and_the_code_classifier():
     paper, _ = _model("D-table1", "SONet 32", "paper", "paper")
     code, _ = _model("D-table1", "SONet 32", "code", "paper")
