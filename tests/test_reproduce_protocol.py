@@ -103,6 +103,25 @@ def test_b_code_cifar_networks_are_post_activation():
         assert code.trunk.steps[0].h == paper.trunk.steps[0].h == 0.1
 
 
+def test_b_code_agnews_networks_have_the_vdcnn_layout_batch_64_and_no_weight_decay():
+    for entry_id, label in (("B-fig3", "AG-NEWS h=0.1 depth 9"), ("B-fig5", "AG-NEWS no BN h=0.1 depth 9"),
+                            ("B-fig8", "AG-NEWS h=0.1 p 0.1")):
+        run = {r.label: r for r in expand_runs(get_entry(entry_id), "paper", protocol="code")}[label]
+        cfg = config_from_dict(run.config).validate()
+        assert cfg.data.batch_size == 64 and cfg.optim.weight_decay == 0.0
+        assert {"agnews-layout", "agnews-batch"} <= set(run.differences)
+        code = build_model(cfg, cfg.data.dataset)
+        changes = [b for b in code.trunk.blocks if not b.same_shape]
+        assert changes and all(isinstance(b.branch[0], nn.MaxPool1d) and isinstance(b.shortcut[0], nn.MaxPool1d)
+                               for b in changes)
+        assert all(isinstance(b.after, nn.ReLU) for b in code.trunk.blocks)
+        assert [m.out_features for m in code.head if isinstance(m, nn.Linear)][:2] == [1024, 1024]
+        paper_run = {r.label: r for r in expand_runs(get_entry(entry_id), "paper")}[label]
+        paper = build_model(config_from_dict(paper_run.config).validate(), "ag_news")
+        assert not any(isinstance(m, nn.MaxPool1d) for m in paper.modules())
+        assert paper_run.config["data"]["batch_size"] == 128
+
+
 def test_d_code_networks_take_raw_pixels_two_blocks_per_stage_and_the_code_classifier():
     paper, _ = _model("D-table1", "SONet 32", "paper", "paper")
     code, _ = _model("D-table1", "SONet 32", "code", "paper")
