@@ -323,3 +323,21 @@ def test_the_papers_full_statements_hold_on_their_own_numbers_and_fail_when_a_ce
     assert [r["holds"] for r in fails[1:]] == [True, True]
     trains = check_claims(get_entry("B-fig6"), {"h=1.0 adam lr 0.5": {"acc": 85.0}}, {})
     assert trains[1]["holds"] is False
+
+
+def test_e_table4_trains_each_resnet_row_as_the_caption_marks_it():
+    """E Table 4's caption: * marks the pre-activation ResNet. The CIFAR-10 'ResNet' cells at 20–56 layers carry
+    † only (He et al. 2016a's original ResNet via Lu et al.): those rows train the post-activation network;
+    ResNet-110 on CIFAR-10 (*†) and every CIFAR-100 ResNet (*) stay pre-activation."""
+    from stablenets.training.trainer import build_model
+
+    rows = {r.label: r for r in expand_runs(get_entry("E-table4"), "paper") if r.seed == 0}
+    for label, run in rows.items():
+        if not label.startswith("ResNet-"):
+            continue
+        post = label in {f"ResNet-{d} C10" for d in (20, 32, 44, 56)}
+        assert run.config["model"]["overrides"].get("post_activation", False) is post, label
+    cfg = config_from_dict(rows["ResNet-20 C10"].config).validate()
+    model = build_model(cfg, "cifar10")
+    assert all(isinstance(b.after, torch.nn.ReLU) for b in model.trunk.blocks)
+    assert len(rows) == 40  # 4 models × 5 depths × 2 data sets, each once
