@@ -122,6 +122,22 @@ def test_b_code_agnews_networks_have_the_vdcnn_layout_batch_64_and_no_weight_dec
         assert paper_run.config["data"]["batch_size"] == 128
 
 
+def test_e_code_epochs_and_weight_decay_follow_each_data_sets_script():
+    """train_cifar_ZeroSNet.py forces 160 epochs on CIFAR-10 and 300 on CIFAR-100 and loops range(1, epoch): 159 and
+    299; its hard-coded 5e-4 is the CIFAR script's, the ImageNet script keeps 4e-5 (E-table5)."""
+    runs = expand_runs(get_entry("E-table4"), "paper", protocol="code")
+    epochs = {r.config["data"]["dataset"]: r.config["run"]["epochs"] for r in runs}
+    assert epochs == {"cifar10": 159, "cifar100": 299}
+    assert {r.config["optim"]["weight_decay"] for r in runs} == {5e-4}
+    for r in runs:
+        assert ("epochs" in r.differences) == (r.config["data"]["dataset"] == "cifar10")
+        assert ("epochs-cifar100" in r.differences) == (r.config["data"]["dataset"] == "cifar100")
+    imagenet = expand_runs(get_entry("E-table5"), "paper", protocol="code")
+    paper = expand_runs(get_entry("E-table5"), "paper")
+    assert [r.config["optim"] for r in imagenet] == [r.config["optim"] for r in paper]
+    assert [r.config["run"]["epochs"] for r in imagenet] == [r.config["run"]["epochs"] for r in paper]
+
+
 def test_d_code_networks_take_raw_pixels_two_blocks_per_stage_and_the_code_classifier():
     paper, _ = _model("D-table1", "SONet 32", "paper", "paper")
     code, _ = _model("D-table1", "SONet 32", "code", "paper")

@@ -458,7 +458,7 @@ def _code_section(entry: Entry, runs: list[Run], protocol: str) -> dict:
         built = d.get("built", True)
         differences.append({"id": d["id"], "what": d["what"], "source": d["source"], "built": built,
                             "why": d.get("why", ""), "rows": rows_of.get(d["id"], []) if protocol == "code" else [],
-                            "settings": {k: d[k] for k in ("train", "overrides", "protocol", "report", "models")
+                            "settings": {k: d[k] for k in ("train", "overrides", "protocol", "report", "models", "datasets")
                                          if k in d}})
     return {"repository": entry.code.get("repository", ""), "released": entry.code.get("released", False),
             "note": entry.code.get("note", ""), "differences": differences}
