@@ -76,13 +76,14 @@ def _list(args) -> int:
         print(f"no entry matches {pattern!r}")
         return 2
     scale = args.scale or "small"
+    priced = "code" if args.protocol == "code" else "paper"  # `both` prices the paper protocol
     print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} title")
     total, train, evaluation, devices, costs = 0.0, 0.0, 0.0, set(), {}
     last = time.monotonic()
     for i, entry_id in enumerate(ids, 1):
         entry = get_entry(entry_id)
         runs = expand_runs(entry, "paper")
-        cost = costs[entry_id] = entry_cost(entry)
+        cost = costs[entry_id] = entry_cost(entry, protocol=priced)
         if not math.isnan(cost.hours):
             total, train, evaluation = total + cost.hours, train + cost.train_hours, evaluation + cost.eval_hours
         devices |= cost.devices
@@ -101,7 +102,8 @@ def _list(args) -> int:
     if len(ids) == 1 and costs[ids[0]].runs:
         _breakdown(costs[ids[0]])
     digits = 0 if total >= 10 else 2
-    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale ({train:,.{digits}f} training, "
+    under = "" if priced == "paper" else " under the code protocol"
+    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale{under} ({train:,.{digits}f} training, "
           f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
           f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
           f"(`reproduce list ENTRY` names the model it is derived from)")

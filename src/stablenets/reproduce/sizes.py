@@ -89,6 +89,10 @@ def count_size(name: str, overrides: dict, dataset: str) -> dict:
 
     info = dataset_info(dataset)
     kwargs = {k: v for k, v in overrides.items() if k not in SOLVER_KEYS}
+    # An IE-skip inner loop runs the same operations whether or not its gradient's graph is kept (create_graph
+    # decides only that); it is counted with the graph, as FlopCounterMode cannot follow autograd.grad on the
+    # detached leaf of create_graph=False.
+    kwargs.pop("create_graph", None)
     if info.kind == "image":
         kwargs = dict(in_channels=info.in_channels, image_size=info.image_size, mean=info.mean, std=info.std) | kwargs
     with warnings.catch_warnings():
@@ -150,8 +154,8 @@ def count_size(name: str, overrides: dict, dataset: str) -> dict:
 
 
 def registry_keys() -> dict[str, tuple[str, dict, str]]:
-    """Every model the registry trains at paper scale and every model of the measured throughput
-    table (``papers/throughput.json``): {key: (name, overrides, dataset)}."""
+    """Every model the registry trains at paper scale, under the paper and the code protocol, and every model of
+    the measured throughput table (``papers/throughput.json``): {key: (name, overrides, dataset)}."""
     from stablenets.models import list_models
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
 
@@ -161,7 +165,7 @@ def registry_keys() -> dict[str, tuple[str, dict, str]]:
         entry = get_entry(entry_id)
         if entry.kind == "paper-only" or entry.analysis.get("train") is False:
             continue
-        for run in expand_runs(entry, "paper"):
+        for run in expand_runs(entry, "paper") + expand_runs(entry, "paper", protocol="code"):
             model = run.config["model"]
             if model["name"] not in known:
                 continue  # a preset not added yet: `reproduce list` marks the entry
