@@ -208,3 +208,9 @@ def test_the_code_protocol_is_priced_with_its_own_epochs_and_models(capsys):
     assert "counting the FLOPs" not in out.err  # the code protocol's models ship their sizes too
     total = re.search(r"about ([\d,.]+) GPU-hours at paper scale under the code protocol", out.out)
     assert total and float(total[1].replace(",", "")) == pytest.approx(c_code.hours, abs=0.01)
+
+
+def test_the_initialisation_is_no_part_of_a_models_size():
+    """init changes no shape and no FLOPs: a code protocol's init = "torch" shares the paper model's counts."""
+    assert size_key("resnet-20", {"init": "torch", "h": 0.1}, "cifar10") == size_key("resnet-20", {"h": 0.1}, "cifar10")
+    assert size_key("resnet-20", {"post_activation": True}, "cifar10") != size_key("resnet-20", {}, "cifar10")

@@ -85,6 +85,12 @@ def test_c_code_networks_have_group_norm_no_input_normalisation_and_a_detached_i
     signs = [step.sign for step in code.trunk.steps]
     assert signs[-1] == -1.0 and signs[0] == 1.0 and set(step.sign for step in paper.trunk.steps) == {1.0}
     assert "flip_last_stage" not in plain.scheme.settings()
+    # PyTorch's initialisation and, in the plain baseline, 3×3 dimension-changing shortcuts (models/sResNet.py).
+    plain_cfg = _model("C-table2", "ResNet-50", "code")[1]
+    assert plain_cfg.model.overrides["init"] == "torch" and plain_cfg.model.overrides["shortcut_kernel"] == 3
+    kernels = {m.kernel_size for b in plain.trunk.blocks if b.shortcut is not None
+               for m in b.shortcut.modules() if isinstance(m, nn.Conv2d)}
+    assert kernels == {(3, 3)}
     # Detached: the loss's gradient reaches the branch weights only through the explicit step.
     x = torch.rand(2, *([1, 28, 28] if code.in_channels == 1 else [3, 32, 32]), requires_grad=True)
     code.train()
@@ -101,6 +107,8 @@ def test_b_code_cifar_networks_are_post_activation():
         assert all(isinstance(b.after, nn.ReLU) for b in code.trunk.blocks)
         assert all(b.after is None for b in paper.trunk.blocks)
         assert code.trunk.steps[0].h == paper.trunk.steps[0].h == 0.1
+        run = {r.label: r for r in expand_runs(get_entry(entry_id), "small", protocol="code")}[label]
+        assert run.config["model"]["overrides"]["init"] == "torch"  # cifar-10_torch/run.py re-initialises nothing
 
 
 def test_b_code_agnews_networks_have_the_vdcnn_layout_batch_64_and_no_weight_decay():

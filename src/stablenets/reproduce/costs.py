@@ -58,7 +58,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
-from stablenets.reproduce.sizes import SOLVER_KEYS, model_size
+from stablenets.reproduce.sizes import SIZELESS_KEYS, SOLVER_KEYS, model_size
 
 __all__ = ["Throughput", "Rate", "RunCost", "EntryCost", "load_throughput", "cost_facts", "run_cost",
            "entry_cost", "entry_gpu_hours", "evaluation_iterations", "ode_evaluations", "PATHS"]
@@ -246,7 +246,7 @@ def _reference(table: Throughput, kind: str, name: str, overrides: dict, dataset
                target: _Size) -> tuple[str, str, bool]:
     rows = [r for r in table.rows if r.rate(kind) is not None]
     solver_changed = size.get("ode") is not None and any(k in SOLVER_KEYS for k in overrides)
-    shape_changed = any(k not in SOLVER_KEYS for k in overrides)
+    shape_changed = any(k not in SIZELESS_KEYS for k in overrides)
     if not solver_changed and not shape_changed and any(r.model == name and r.dataset == dataset for r in rows):
         return name, dataset, True
     family = _family(name)
