@@ -193,3 +193,129 @@ def test_the_data_set_is_a_named_default_of_the_preset():
     assert mnist.in_channels == 1 and get_preset("resnet-18-w8").dataset == "mnist"
     with pytest.raises(SettingError, match="dataset="):
         stablenets.create_model("resnet-20", in_channels=1)
+
+
+# ----------------------------------------------------------------------------- the post-activation block (B's code)
+
+def _randomise_norms(model, seed=0):
+    """Hand-set BatchNorm statistics and affine weights, so that BN is not the identity in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.running_mean))
+            m.running_var.copy_(torch.rand(c, generator=g, dtype=torch.float64).to(m.running_var) + 0.5)
+            m.weight.data.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.weight))
+            m.bias.data.copy_(torch.randn(c, generator=g, dtype=torch.float64).to(m.bias))
+    return model
+
+
+def _bn(x, m):
+    return nn.functional.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+
+def test_post_activation_off_is_exactly_the_pre_activation_network():
+    torch.manual_seed(0)
+    old = stablenets.create_model("resnet-h0.1-20").eval()
+    off = stablenets.create_model("resnet-h0.1-20", post_activation=False).eval()
+    off.load_state_dict(old.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(off(x), old(x))
+    assert all(block.after is None for block in off.trunk.blocks)
+
+
+def test_post_activation_block_is_relu_of_shortcut_plus_h_times_the_branch_on_hand_set_weights():
+    """Every block computes ReLU(s(x) + h·BN(conv(ReLU(BN(conv(x)))))), s(x) = BN(conv1×1/2(x)) where the
+    shape changes (zjfheart/Robust-ResNet cifar-10_torch/run.py, BasicBlock.forward); stem conv–BN–ReLU, head
+    pool–linear: the whole network, written out with functional ops, gives the model's logits."""
+    F = nn.functional
+    torch.manual_seed(0)
+    h = 0.1
+    net = _randomise_norms(stablenets.create_model("resnet-20", post_activation=True, h=h)).double().eval()
+    x = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    conv, bn, _ = net.stem
+    state = F.relu(_bn(F.conv2d(net.input_layer(x), conv.weight, padding=1), bn))
+    projections = 0
+    for block in net.trunk.blocks:
+        c1, b1, _, c2, b2 = block.branch
+        branch = _bn(F.conv2d(F.relu(_bn(F.conv2d(state, c1.weight, stride=c1.stride, padding=1), b1)),
+                              c2.weight, padding=1), b2)
+        if block.shortcut is None:
+            shortcut = state
+        else:
+            projections += 1
+            pc, pb = block.shortcut
+            assert pc.kernel_size == (1, 1) and pc.stride == (2, 2)
+            shortcut = _bn(F.conv2d(state, pc.weight, stride=2), pb)
+        state = F.relu(shortcut + h * branch)
+    expected = F.linear(state.mean((2, 3)), net.head[-1].weight, net.head[-1].bias)
+    assert projections == 2
+    torch.testing.assert_close(net(x), expected, rtol=1e-10, atol=1e-10)
+    # He et al. 2016a's ResNet-20 has 0.27M parameters
+    assert sum(p.numel() for p in net.parameters()) / 1e6 == pytest.approx(0.27, abs=0.005)
+
+
+def test_post_activation_without_batchnorm_and_with_bottlenecks():
+    net = stablenets.create_model("resnet-nobn-20", post_activation=True)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    assert net(torch.rand(1, 3, 32, 32)).shape == (1, 10)
+    with pytest.raises(ValueError, match="basic blocks only"):
+        stablenets.create_model("resnet-164", post_activation=True)
+
+
+def test_text_post_activation_off_is_exactly_the_old_network():
+    torch.manual_seed(0)
+    old = stablenets.create_model("textresnet-h0.1-9").eval()
+    off = stablenets.create_model("textresnet-h0.1-9", post_activation=False).eval()
+    off.load_state_dict(old.state_dict())
+    codes = torch.randint(0, 70, (2, 64))
+    assert torch.equal(off(codes), old(codes))
+
+
+@pytest.mark.parametrize("norm", [True, False])
+def test_text_post_activation_is_the_vdcnn_layout_of_b_code_on_hand_set_weights(norm):
+    """zjfheart/Robust-ResNet ag-news_torch/net.py (net_wobn.py without BN), VDCNN: embed, conv3, per stage
+    ReLU(s(x) + h·BN(conv(ReLU(BN(conv(x)))))), MaxPool1d(3, 2, 1) between stages, 1×1 conv (+ BN) where the
+    width changes, k-max pooling (k = 8) then three linear layers; written out with functional ops."""
+    F = nn.functional
+    torch.manual_seed(0)
+    h = 0.1
+    net = stablenets.create_model("textresnet-h0.1-9" if norm else "textresnet-h0.1-nobn-9", post_activation=True,
+                                  hidden=32, num_classes=4)
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g))
+            m.running_var.copy_(torch.rand(c, generator=g) + 0.5)
+            m.weight.data.copy_(torch.randn(c, generator=g))
+            m.bias.data.copy_(torch.randn(c, generator=g))
+    net = net.double().eval()
+    codes = torch.randint(0, 70, (3, 100))
+
+    def bn(x, m):
+        return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps) if norm else x
+
+    def conv(x, m):
+        return F.conv1d(x, m.weight, m.bias, padding=m.padding)
+
+    convs = lambda module: [m for m in module.modules() if isinstance(m, nn.Conv1d)]
+    norms = lambda module: [m for m in module.modules() if isinstance(m, nn.BatchNorm1d)] or [None, None]
+    state = conv(net.input_layer.embedding(codes).transpose(1, 2), net.stem)
+    for i, block in enumerate(net.trunk.blocks):
+        if i > 0:  # stages 2–4 start after the code's MaxPool1d(kernel 3, stride 2, padding 1)
+            state = F.max_pool1d(state, 3, stride=2, padding=1)
+        (c1, c2), (b1, b2) = convs(block.branch), norms(block.branch)[:2]
+        assert c1.bias is not None and c1.stride == (1,)
+        branch = bn(conv(F.relu(bn(conv(state, c1), b1)), c2), b2)
+        shortcut = state
+        if block.shortcut is not None:
+            (pc,) = convs(block.shortcut)
+            assert pc.kernel_size == (1,) and pc.bias is None
+            shortcut = bn(pc(state), norms(block.shortcut)[0])
+        state = F.relu(shortcut + h * branch)
+    lin = [m for m in net.head if isinstance(m, nn.Linear)]
+    z = F.adaptive_max_pool1d(state, 8).flatten(1)
+    expected = lin[2](F.relu(lin[1](F.relu(lin[0](z)))))
+    torch.testing.assert_close(net(codes), expected, rtol=1e-10, atol=1e-10)
+    assert state.shape[-1] == 13  # 100 → 50 → 25 → 13: three halvings

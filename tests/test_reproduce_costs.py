@@ -190,3 +190,27 @@ def test_reproduce_list_prints_each_entrys_hours_basis_and_the_total(capsys):
     quoted = re.search(r"prints about \*\*([\d,]+) GPU-hours\*\*", readme)
     assert quoted and quoted[1] == total[2], \
         f"README's 'Cost estimates' quotes {quoted and quoted[1]} GPU-hours; the list prints {total[2]}: update it"
+
+
+def test_the_code_protocol_is_priced_with_its_own_epochs_and_models(capsys):
+    """E's code trains CIFAR-10 for 159 epochs, same models: exactly 159/160 of the paper's training hours.
+    C's code trains 150 epochs (not 180) of GroupNorm networks: priced from their own sizes, cheaper."""
+    from stablenets.cli import main
+
+    paper, code = entry_cost(get_entry("E-table3")), entry_cost(get_entry("E-table3"), protocol="code")
+    assert code.train_hours == pytest.approx(paper.train_hours * 159 / 160, rel=1e-9)
+    assert [r.protocol for r, _ in code.runs] == ["code"] * len(code.runs)
+    c_paper, c_code = entry_cost(get_entry("C-table2")), entry_cost(get_entry("C-table2"), protocol="code")
+    assert all(r.config["run"]["epochs"] == 150 for r, _ in c_code.runs)
+    assert c_code.train_hours < c_paper.train_hours
+    assert main(["reproduce", "list", "C-table2", "--scale", "paper", "--protocol", "code"]) == 0
+    out = capsys.readouterr()
+    assert "counting the FLOPs" not in out.err  # the code protocol's models ship their sizes too
+    total = re.search(r"about ([\d,.]+) GPU-hours at paper scale under the code protocol", out.out)
+    assert total and float(total[1].replace(",", "")) == pytest.approx(c_code.hours, abs=0.01)
+
+
+def test_the_initialisation_is_no_part_of_a_models_size():
+    """init changes no shape and no FLOPs: a code protocol's init = "torch" shares the paper model's counts."""
+    assert size_key("resnet-20", {"init": "torch", "h": 0.1}, "cifar10") == size_key("resnet-20", {"h": 0.1}, "cifar10")
+    assert size_key("resnet-20", {"post_activation": True}, "cifar10") != size_key("resnet-20", {}, "cifar10")

@@ -80,11 +80,70 @@ def test_c_code_networks_have_group_norm_no_input_normalisation_and_a_detached_i
         assert set(mean) == {0.0} and set(std) == {1.0}
     assert input_normalization(paper)[1] != (1.0,) * len(input_normalization(paper)[1])
     assert code.scheme.create_graph is False and paper.scheme.create_graph is True
+    # The last stage's inner loops take the code's sign; the paper's network is Algorithm 1 throughout.
+    assert code.scheme.flip_last_stage is True and paper.scheme.flip_last_stage is False
+    signs = [step.sign for step in code.trunk.steps]
+    assert signs[-1] == -1.0 and signs[0] == 1.0 and set(step.sign for step in paper.trunk.steps) == {1.0}
+    assert "flip_last_stage" not in plain.scheme.settings()
+    # PyTorch's initialisation and, in the plain baseline, 3×3 dimension-changing shortcuts (models/sResNet.py).
+    plain_cfg = _model("C-table2", "ResNet-50", "code")[1]
+    assert plain_cfg.model.overrides["init"] == "torch" and plain_cfg.model.overrides["shortcut_kernel"] == 3
+    kernels = {m.kernel_size for b in plain.trunk.blocks if b.shortcut is not None
+               for m in b.shortcut.modules() if isinstance(m, nn.Conv2d)}
+    assert kernels == {(3, 3)}
     # Detached: the loss's gradient reaches the branch weights only through the explicit step.
     x = torch.rand(2, *([1, 28, 28] if code.in_channels == 1 else [3, 32, 32]), requires_grad=True)
     code.train()
     code(x).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_b_code_cifar_networks_are_post_activation():
+    """B's code protocol: every CIFAR block ends with a ReLU after h·f is added, BN or not; the paper's (and the
+    character networks under B's CIFAR difference) have none."""
+    for entry_id, label in (("B-fig3", "CIFAR-10 h=0.1 depth 8"), ("B-fig5", "no BN h=0.1 depth 8")):
+        paper, _ = _model(entry_id, label, "paper")
+        code, _ = _model(entry_id, label, "code")
+        assert all(isinstance(b.after, nn.ReLU) for b in code.trunk.blocks)
+        assert all(b.after is None for b in paper.trunk.blocks)
+        assert code.trunk.steps[0].h == paper.trunk.steps[0].h == 0.1
+        run = {r.label: r for r in expand_runs(get_entry(entry_id), "small", protocol="code")}[label]
+        assert run.config["model"]["overrides"]["init"] == "torch"  # cifar-10_torch/run.py re-initialises nothing
+
+
+def test_b_code_agnews_networks_have_the_vdcnn_layout_batch_64_and_no_weight_decay():
+    for entry_id, label in (("B-fig3", "AG-NEWS h=0.1 depth 9"), ("B-fig5", "AG-NEWS no BN h=0.1 depth 9"),
+                            ("B-fig8", "AG-NEWS h=0.1 p 0.1")):
+        run = {r.label: r for r in expand_runs(get_entry(entry_id), "paper", protocol="code")}[label]
+        cfg = config_from_dict(run.config).validate()
+        assert cfg.data.batch_size == 64 and cfg.optim.weight_decay == 0.0
+        assert {"agnews-layout", "agnews-batch"} <= set(run.differences)
+        code = build_model(cfg, cfg.data.dataset)
+        changes = [b for b in code.trunk.blocks if not b.same_shape]
+        assert changes and all(isinstance(b.branch[0], nn.MaxPool1d) and isinstance(b.shortcut[0], nn.MaxPool1d)
+                               for b in changes)
+        assert all(isinstance(b.after, nn.ReLU) for b in code.trunk.blocks)
+        assert [m.out_features for m in code.head if isinstance(m, nn.Linear)][:2] == [1024, 1024]
+        paper_run = {r.label: r for r in expand_runs(get_entry(entry_id), "paper")}[label]
+        paper = build_model(config_from_dict(paper_run.config).validate(), "ag_news")
+        assert not any(isinstance(m, nn.MaxPool1d) for m in paper.modules())
+        assert paper_run.config["data"]["batch_size"] == 128
+
+
+def test_e_code_epochs_and_weight_decay_follow_each_data_sets_script():
+    """train_cifar_ZeroSNet.py forces 160 epochs on CIFAR-10 and 300 on CIFAR-100 and loops range(1, epoch): 159 and
+    299; its hard-coded 5e-4 is the CIFAR script's, the ImageNet script keeps 4e-5 (E-table5)."""
+    runs = expand_runs(get_entry("E-table4"), "paper", protocol="code")
+    epochs = {r.config["data"]["dataset"]: r.config["run"]["epochs"] for r in runs}
+    assert epochs == {"cifar10": 159, "cifar100": 299}
+    assert {r.config["optim"]["weight_decay"] for r in runs} == {5e-4}
+    for r in runs:
+        assert ("epochs" in r.differences) == (r.config["data"]["dataset"] == "cifar10")
+        assert ("epochs-cifar100" in r.differences) == (r.config["data"]["dataset"] == "cifar100")
+    imagenet = expand_runs(get_entry("E-table5"), "paper", protocol="code")
+    paper = expand_runs(get_entry("E-table5"), "paper")
+    assert [r.config["optim"] for r in imagenet] == [r.config["optim"] for r in paper]
+    assert [r.config["run"]["epochs"] for r in imagenet] == [r.config["run"]["epochs"] for r in paper]
 
 
 def test_d_code_networks_take_raw_pixels_two_blocks_per_stage_and_the_code_classifier():

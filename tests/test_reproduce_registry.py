@@ -7,11 +7,12 @@ import warnings
 import pytest
 import torch
 
+from stablenets.models import list_models
 from stablenets.reproduce import expand_runs, get_entry, list_entries, protocol_of
 from stablenets.reproduce.jobs import evaluation_suite
 from stablenets.reproduce.registry import _check_entry, numbers
 from stablenets.reproduce.report import canonical_key, check_claims, paper_rows
-from stablenets.reproduce.runner import missing_presets
+from stablenets.reproduce.runner import _check_model, missing_presets
 from stablenets.training.config import config_from_dict
 
 # Every table and figure of the five papers (../shared/papers/README.md lists them).
@@ -35,9 +36,13 @@ def test_entry_is_well_formed_at_every_scale(entry_id):
         return
     keys = {m["key"] for m in entry.metrics}
     assert keys, "every runnable entry names its columns"
-    for scale in ("paper", "small", "smoke"):
-        for run in expand_runs(entry, scale):
-            config_from_dict(run.config).validate()  # the run's training settings are valid TrainConfig
+    known = set(list_models())
+    for scale in ("paper", "small", "smoke") + (("demo",) if entry.demo else ()):
+        for protocol in ("paper", "code"):
+            for run in expand_runs(entry, scale, protocol=protocol):
+                config_from_dict(run.config).validate()  # the run's training settings are valid TrainConfig
+                if run.model in known:  # the model takes the run's data set (a budget's MNIST is no text input)
+                    _check_model(run.config)
     if entry.trains and entry.analysis.get("train") is not False:
         assert entry.small.get("note"), "the small scale documents its CPU budget"
     for claim in entry.claims:
@@ -323,3 +328,37 @@ def test_the_papers_full_statements_hold_on_their_own_numbers_and_fail_when_a_ce
     assert [r["holds"] for r in fails[1:]] == [True, True]
     trains = check_claims(get_entry("B-fig6"), {"h=1.0 adam lr 0.5": {"acc": 85.0}}, {})
     assert trains[1]["holds"] is False
+
+
+def test_e_table4_trains_each_resnet_row_as_the_caption_marks_it():
+    """E Table 4's caption: * marks the pre-activation ResNet. The CIFAR-10 'ResNet' cells at 20–56 layers carry
+    † only (He et al. 2016a's original ResNet via Lu et al.): those rows train the post-activation network;
+    ResNet-110 on CIFAR-10 (*†) and every CIFAR-100 ResNet (*) stay pre-activation."""
+    from stablenets.training.trainer import build_model
+
+    rows = {r.label: r for r in expand_runs(get_entry("E-table4"), "paper") if r.seed == 0}
+    for label, run in rows.items():
+        if not label.startswith("ResNet-"):
+            continue
+        post = label in {f"ResNet-{d} C10" for d in (20, 32, 44, 56)}
+        assert run.config["model"]["overrides"].get("post_activation", False) is post, label
+    cfg = config_from_dict(rows["ResNet-20 C10"].config).validate()
+    model = build_model(cfg, "cifar10")
+    assert all(isinstance(b.after, torch.nn.ReLU) for b in model.trunk.blocks)
+    assert len(rows) == 40  # 4 models × 5 depths × 2 data sets, each once
+
+
+def test_a_budget_that_puts_a_text_model_on_images_fails_before_any_training(tmp_path):
+    """B-fig8's small budget once swapped MNIST in for AG-NEWS on the character ResNet rows: the runs failed one
+    by one inside the workers. Planning now refuses it, under either protocol, naming the run."""
+    import dataclasses
+
+    from stablenets.reproduce.runner import plan_tasks
+
+    entry = get_entry("B-fig8")
+    every_row = dataclasses.replace(entry, small={k: v for k, v in entry.small.items() if k != "runs"})
+    for protocol in ("paper", "code"):
+        with pytest.raises(ValueError, match=r"B-fig8 run 'AG-NEWS h=1\.0 p 0\.05'.*in_channels"):
+            plan_tasks(every_row, "smoke", out=tmp_path, run_protocol=protocol)
+    runs, tasks = plan_tasks(entry, "smoke", out=tmp_path)
+    assert tasks and all(t.label.startswith("CIFAR-10") for t in tasks)

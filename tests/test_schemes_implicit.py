@@ -171,3 +171,60 @@ def test_weight_sharing_step_passes_gradcheck():
     branch = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Tanh()).double()
     trunk = SchemeTrunk([ResidualBlock(branch, None, 3, 3)], SharedWeights(repeats=3))
     assert torch.autograd.gradcheck(trunk, (torch.randn(2, 3, dtype=torch.float64, requires_grad=True),))
+
+
+# ----------------------------------------------------------------------------- flip_last_stage (paper C's public code)
+
+def _matrix_branch(weight):
+    layer = torch.nn.Linear(weight.shape[1], weight.shape[0], bias=False).double()
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+    return layer
+
+
+def _one_inner_step(x, W, gamma, sign):
+    """x⁰ = x + xWᵀ, then one gradient step of size γ on ‖x⁰ − x − sign·x⁰Wᵀ‖² (rows are samples)."""
+    start = x + x @ W.T
+    residual = start - x - sign * start @ W.T
+    return start - gamma * 2 * residual @ (torch.eye(W.shape[0], dtype=W.dtype) - sign * W)
+
+
+def test_flip_last_stage_computes_the_formula_on_hand_set_weights():
+    """Stage 1 (two same-shape blocks), a projection to 3 features, stage 2 (one block): with the flip, only
+    the last stage's inner step minimises ‖x − x_n + f_n(x)‖²; the projection block stays explicit."""
+    torch.manual_seed(0)
+    W1, W2 = 0.3 * torch.randn(2, 2, dtype=torch.float64), 0.3 * torch.randn(2, 2, dtype=torch.float64)
+    P, W3 = torch.randn(3, 2, dtype=torch.float64), 0.3 * torch.randn(3, 3, dtype=torch.float64)
+    Wd = 0.3 * torch.randn(3, 2, dtype=torch.float64)
+
+    def trunk(flip):
+        blocks = [ResidualBlock(_matrix_branch(W1), None, 2, 2), ResidualBlock(_matrix_branch(W2), None, 2, 2),
+                  ResidualBlock(_matrix_branch(Wd), _matrix_branch(P), 2, 3),
+                  ResidualBlock(_matrix_branch(W3), None, 3, 3)]
+        return SchemeTrunk(blocks, ImplicitEuler(iterations=1, gamma=0.05, flip_last_stage=flip))
+
+    x = torch.randn(4, 2, dtype=torch.float64)
+    for flip in (False, True):
+        h = _one_inner_step(x, W1, 0.05, 1.0)
+        h = _one_inner_step(h, W2, 0.05, 1.0)
+        h = h @ P.T + h @ Wd.T
+        expected = _one_inner_step(h, W3, 0.05, -1.0 if flip else 1.0)
+        torch.testing.assert_close(trunk(flip)(x), expected, rtol=1e-12, atol=1e-12)
+    assert [s.sign for s in trunk(True).steps] == [1.0, 1.0, 1.0, -1.0]
+
+
+def test_flip_last_stage_off_is_exactly_the_old_model_and_on_flips_only_the_last_stage():
+    torch.manual_seed(0)
+    old = stablenets.create_model("ie-resnet-1-18-w8", num_classes=10).eval()
+    off = stablenets.create_model("ie-resnet-1-18-w8", num_classes=10, flip_last_stage=False).eval()
+    on = stablenets.create_model("ie-resnet-1-18-w8", num_classes=10, flip_last_stage=True).eval()
+    off.load_state_dict(old.state_dict())
+    on.load_state_dict(old.state_dict())
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(off(x), old(x))
+    signs = [s.sign for s in on.trunk.steps]
+    last_change = max(i for i, b in enumerate(on.trunk.blocks) if not b.same_shape)
+    assert signs == [1.0] * (last_change + 1) + [-1.0] * (len(signs) - last_change - 1)
+    assert signs.count(-1.0) == 1  # ResNet-18: the last stage is a projection block and one same-shape block
+    assert not torch.allclose(on(x), old(x))
+    assert on.trunk.scheme.settings()["flip_last_stage"] is True

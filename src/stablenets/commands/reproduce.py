@@ -78,6 +78,7 @@ def _list(args) -> int:
     if not ids:
         raise ValueError(f"no entry matches {pattern!r} (`stablenets reproduce list` names them all)")
     scale = args.scale or "small"
+    priced = "code" if args.protocol == "code" else "paper"  # `both` prices the paper protocol
     print(f"{'entry':<10} {'kind':<10} {'runs':>5} {'GPU-h':>8}  {'cost':<9} {'results (' + scale + ')':<16} "
           f"{'committed':<9} {'small CPU':>9}  title")
     total, train, evaluation, devices, costs, hardware = 0.0, 0.0, 0.0, set(), {}, set()
@@ -88,7 +89,7 @@ def _list(args) -> int:
         entry = get_entry(entry_id)
         bar.note(entry_id)
         runs = expand_runs(entry, "paper")
-        cost = costs[entry_id] = entry_cost(entry)
+        cost = costs[entry_id] = entry_cost(entry, protocol=priced)
         if not math.isnan(cost.hours):
             total, train, evaluation = total + cost.hours, train + cost.train_hours, evaluation + cost.eval_hours
         devices |= cost.devices
@@ -110,7 +111,8 @@ def _list(args) -> int:
     if len(ids) == 1 and costs[ids[0]].runs:
         _breakdown(costs[ids[0]])
     digits = 0 if total >= 10 else 2
-    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale ({train:,.{digits}f} training, "
+    under = "" if priced == "paper" else " under the code protocol"
+    print(f"{len(ids)} entries; about {total:,.{digits}f} GPU-hours at paper scale{under} ({train:,.{digits}f} training, "
           f"{evaluation:,.{digits}f} evaluation), every seed, on one {' / '.join(sorted(devices)) or 'GPU'}: measured "
           f"throughput (stablenets/reproduce/papers/throughput.json), 'derived' where a model was not measured "
           f"(`reproduce list ENTRY` names the model it is derived from)")

@@ -12,7 +12,11 @@ paper preset sets it).
 - :func:`cifar_resnet`: pre-activation ResNet for 32×32 images, widths 16/32/64,
   depth 6n+2 with basic branches (ResNet-20/32/44/56/110/218) or 9n+2 with
   bottleneck branches (PreResNet-164/326); ``norm=False`` drops every BatchNorm
-  (paper B Fig. 5).
+  (paper B Fig. 5). ``post_activation=True`` builds the original ResNet of He et al. 2016a
+  instead (basic branches only): a conv–BN–ReLU stem, blocks x_{n+1} = ReLU(s_n(x_n) + h·f_n(x_n))
+  with f_n = conv–BN–ReLU–conv–BN and a strided 1×1 conv + BN projection, and a pool–linear head
+  (paper B's public code, zjfheart/Robust-ResNet cifar-10_torch/run.py; the CIFAR-10 "ResNet"
+  cells of E-table4 at 20–56 layers).
 
 ``norm`` (:func:`~stablenets.models.layers.norm_layer`) is the normalisation layer of the branches
 and the head of the pre-activation backbones: "batch" (BatchNorm, the papers' text), "group"
@@ -36,7 +40,8 @@ from typing import Sequence
 from torch import nn
 
 from stablenets.models.layers import (Normalize, PreActHead, basic_block, bottleneck_block, checked_normalization,
-                                      conv3x3, he_init, NORMS, norm_kind, norm_layer, post_basic_block)
+                                      conv3x3, he_init, NORMS, norm_kind, norm_layer, post_basic_block,
+                                      post_relu_block)
 from stablenets.settings import check, ranges
 from stablenets.models.network import SchemeNet
 from stablenets.schemes import get_scheme
@@ -84,15 +89,18 @@ def build_stages(cin: int, widths: Sequence[int], counts: Sequence[int], make_bl
 
 
 @ranges(depth=dict(integer=True, ge=8), bottleneck=BOOL, widths=dict(nonempty=True, each=POSITIVE_INT),
-        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, init=INIT, **IMAGE_INPUT)
+        shortcut_kernel=SHORTCUT_KERNEL, norm=NORM, post_activation=BOOL, init=INIT, **IMAGE_INPUT)
 def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (16, 32, 64), shortcut_kernel: int = 1,
-                 norm: bool | str = True, *, num_classes=10, scheme="euler", scheme_args=None, in_channels=3, mean=None,
-                 std=None, image_size=32, init="torch"):
+                 norm: bool | str = True, post_activation: bool = False, *, num_classes=10, scheme="euler",
+                 scheme_args=None, in_channels=3, mean=None, std=None, image_size=32, init="torch"):
     per, kind = (9, "bottleneck") if bottleneck else (6, "basic")
     if depth < per + 2 or (depth - 2) % per:
         raise ValueError(f"a CIFAR ResNet with {kind} branches has depth {per}n+2 (e.g. "
                          f"{', '.join(str(per * n + 2) for n in (1, 3, 6, 18))}), got {depth}")
     n = (depth - 2) // per
+    if post_activation:
+        return _post_activation_net(depth, bottleneck, widths, n, shortcut_kernel, norm, num_classes, scheme,
+                                    scheme_args, in_channels, mean, std, init)
 
     def make(cin, planes, stride):
         return (bottleneck_block if bottleneck else basic_block)(cin, planes, stride, shortcut_kernel=shortcut_kernel,
@@ -101,6 +109,21 @@ def cifar_resnet(depth: int, bottleneck: bool = False, widths: Sequence[int] = (
     blocks, cout = build_stages(widths[0], widths, [n] * len(widths), make)
     return _image_net(blocks, conv3x3(in_channels, widths[0]), cout, num_classes, scheme, scheme_args,
                       in_channels, mean, std, init, norm)
+
+
+def _post_activation_net(depth, bottleneck, widths, n, shortcut_kernel, norm, num_classes, scheme, scheme_args,
+                         in_channels, mean, std, init):
+    """The original (post-activation) CIFAR ResNet of He et al. 2016a, every block with the ReLU after its step."""
+    if bottleneck:
+        raise ValueError(f"post_activation=True builds basic blocks only; depth {depth} here has bottleneck branches")
+    mean, std = checked_normalization(in_channels, mean, std)
+    check("init", init, choices=INITS)
+    blocks, cout = build_stages(widths[0], widths, [n] * len(widths),
+                                partial(post_relu_block, shortcut_kernel=shortcut_kernel, norm=norm))
+    stem = nn.Sequential(conv3x3(in_channels, widths[0]), norm_layer(widths[0], norm), nn.ReLU())
+    head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cout, num_classes))
+    net = SchemeNet(Normalize(mean, std), stem, blocks, head, make_scheme(scheme, scheme_args), "image", in_channels)
+    return he_init(net) if init == "he" else net
 
 
 @ranges(depth=dict(integer=True, ge=10), widen=POSITIVE_INT, dropout=dict(ge=0, lt=1),

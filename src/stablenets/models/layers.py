@@ -169,11 +169,12 @@ class MLPBranch(nn.Sequential):
 
 
 class PostActBasic(nn.Sequential):
-    """conv3×3–BN–ReLU–conv3×3–BN: the branch of the original (post-activation) basic block."""
+    """conv3×3–BN–ReLU–conv3×3–BN: the branch of the original (post-activation) basic block; ``norm``
+    "none" (or False) leaves the BatchNorms out."""
 
-    def __init__(self, cin: int, planes: int, stride: int = 1):
-        super().__init__(conv3x3(cin, planes, stride), nn.BatchNorm2d(planes), nn.ReLU(inplace=False),
-                         conv3x3(planes, planes), nn.BatchNorm2d(planes))
+    def __init__(self, cin: int, planes: int, stride: int = 1, norm: bool | str = "batch"):
+        super().__init__(conv3x3(cin, planes, stride), norm_layer(planes, norm), nn.ReLU(inplace=False),
+                         conv3x3(planes, planes), norm_layer(planes, norm))
 
 
 def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0, shortcut_kernel: int = 1,
@@ -185,6 +186,17 @@ def basic_block(cin: int, planes: int, stride: int = 1, dropout: float = 0.0, sh
 def post_basic_block(cin: int, planes: int, stride: int = 1) -> ResidualBlock:
     """The post-activation basic block's branch with a 1×1 conv + BN projection (paper D's ResNet10)."""
     return ResidualBlock(PostActBasic(cin, planes, stride), projection(cin, planes, stride, norm=True), cin, planes)
+
+
+def post_relu_block(cin: int, planes: int, stride: int = 1, shortcut_kernel: int = 1,
+                    norm: bool | str = "batch") -> ResidualBlock:
+    """The original basic block (He et al. 2016a): x_{n+1} = ReLU(s_n(x_n) + f_n(x_n)) under explicit Euler,
+    f_n = conv–BN–ReLU–conv–BN, s_n a strided convolution + BN where the shape changes (no BN with
+    ``norm`` "none"); the ReLU after the step is the block's ``after``."""
+    shortcut = projection(cin, planes, stride, kernel=shortcut_kernel)
+    if shortcut is not None and norm_kind(norm) != "none":
+        shortcut = nn.Sequential(shortcut, norm_layer(planes, norm))
+    return ResidualBlock(PostActBasic(cin, planes, stride, norm), shortcut, cin, planes, after=nn.ReLU())
 
 
 def bottleneck_block(cin: int, planes: int, stride: int = 1, groups: int = 1, inner: int | None = None,

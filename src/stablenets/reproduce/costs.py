@@ -58,7 +58,7 @@ import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 
-from stablenets.reproduce.sizes import SOLVER_KEYS, model_size
+from stablenets.reproduce.sizes import SIZELESS_KEYS, SOLVER_KEYS, model_size
 
 __all__ = ["Throughput", "Rate", "RunCost", "EntryCost", "load_throughput", "cost_facts", "run_cost",
            "entry_cost", "entry_gpu_hours", "evaluation_iterations", "ode_evaluations", "PATHS"]
@@ -246,7 +246,7 @@ def _reference(table: Throughput, kind: str, name: str, overrides: dict, dataset
                target: _Size) -> tuple[str, str, bool]:
     rows = [r for r in table.rows if r.rate(kind) is not None]
     solver_changed = size.get("ode") is not None and any(k in SOLVER_KEYS for k in overrides)
-    shape_changed = any(k not in SOLVER_KEYS for k in overrides)
+    shape_changed = any(k not in SIZELESS_KEYS for k in overrides)
     if not solver_changed and not shape_changed and any(r.model == name and r.dataset == dataset for r in rows):
         return name, dataset, True
     family = _family(name)
@@ -464,16 +464,18 @@ def _group_key(config: dict) -> str:
                        data.get("batch_size")], sort_keys=True)
 
 
-def entry_cost(entry, table: Throughput | None = None) -> EntryCost:
-    """Every paper-scale run of ``entry`` with its cost (none for paper-only and analysis-only entries)."""
+def entry_cost(entry, table: Throughput | None = None, protocol: str = "paper") -> EntryCost:
+    """Every paper-scale run of ``entry`` under ``protocol`` (paper or code: the authors' code may train other
+    epochs, widths, batch sizes) with its cost (none for paper-only and analysis-only entries)."""
     from stablenets.models import list_models
     from stablenets.reproduce.registry import expand_runs, protocol_of
     from stablenets.reproduce.runner import _trains
 
     if not _trains(entry):
         return EntryCost([])
-    protocol = protocol_of(entry, "paper")
-    runs = expand_runs(entry, "paper")
+    run_protocol = protocol
+    protocol = protocol_of(entry, "paper", run_protocol)
+    runs = expand_runs(entry, "paper", protocol=run_protocol)
     known = set(list_models())
     missing = sorted({r.config["model"]["name"] for r in runs} - known)
     if missing:
@@ -494,6 +496,7 @@ def entry_cost(entry, table: Throughput | None = None) -> EntryCost:
     return EntryCost(out)
 
 
-def entry_gpu_hours(entry) -> float:
-    """Paper-scale GPU-hours of every run of ``entry`` (0 for paper-only and analysis-only; NaN when unknown)."""
-    return entry_cost(entry).hours
+def entry_gpu_hours(entry, protocol: str = "paper") -> float:
+    """Paper-scale GPU-hours of every run of ``entry`` under ``protocol`` (0 for paper-only and analysis-only;
+    NaN when unknown)."""
+    return entry_cost(entry, protocol=protocol).hours

@@ -40,7 +40,8 @@ paraphrased), and how the library expresses it — ``train`` (TrainConfig sectio
 run's, before a scale's budget), ``overrides`` (model settings merged over the run's), ``protocol``
 (evaluation settings), ``report = {accuracy = "best"}`` (the paper's accuracy columns read the best
 epoch's test accuracy) or ``report = {stat = "median"}``; ``models`` (fnmatch patterns of presets)
-limits it to some runs (matched on the paper's preset); ``built = false`` with ``why`` records a difference the library does not
+limits it to some runs (matched on the paper's preset), ``datasets`` (names) to the runs on those data sets (at paper
+scale: the run's own data set, before a scale's budget); ``built = false`` with ``why`` records a difference the library does not
 reproduce. Entry differences follow the paper's, so they win.
 
 :func:`load_registry` reads and checks every file once; :func:`expand_runs` turns an entry into
@@ -71,7 +72,8 @@ _ENTRY_KEYS = {"id", "kind", "title", "source", "claim", "dataset", "seeds", "tr
                "run", "grid", "claims", "decisions", "small", "demo", "analysis", "draw", "paper_values",
                "needs", "code"}
 _CODE_KEYS = {"released", "note", "skip", "difference"}
-_DIFFERENCE_KEYS = {"id", "what", "source", "train", "overrides", "protocol", "report", "models", "built", "why"}
+_DIFFERENCE_KEYS = {"id", "what", "source", "train", "overrides", "protocol", "report", "models", "datasets", "built",
+                    "why"}
 _REPORT_SETTINGS = {"accuracy": ("final", "best"), "stat": ("mean", "median")}
 _RUN_KEYS = {"label", "model", "overrides", "train", "paper", "series", "x", "seeds", "source_run"}
 _ID = re.compile(r"^[A-E]-(table|fig)\d+$")
@@ -320,9 +322,10 @@ def _entry_code(paper_code: dict, entry_code: dict, where: str) -> dict:
             "differences": copy.deepcopy(differences) if released else []}
 
 
-def code_differences(entry: Entry, model: str | None = None) -> list[dict]:
+def code_differences(entry: Entry, model: str | None = None, dataset: str | None = None) -> list[dict]:
     """The code differences of ``entry`` (none when its code was never released); with ``model`` (the
-    paper's preset of a run, not a scale's smaller stand-in), only those that apply to that run."""
+    paper's preset of a run, not a scale's smaller stand-in) and ``dataset`` (the run's data set at paper
+    scale), only those that apply to that run."""
     import fnmatch
 
     out = []
@@ -331,8 +334,15 @@ def code_differences(entry: Entry, model: str | None = None) -> list[dict]:
         if model is not None and patterns and not any(
                 fnmatch.fnmatchcase(model, pattern) for pattern in patterns):
             continue
+        if dataset is not None and difference.get("datasets") and dataset not in difference["datasets"]:
+            continue
         out.append(difference)
     return out
+
+
+def _row_dataset(entry: Entry, row: dict) -> str:
+    """The data set a row trains on at paper scale (the code differences' ``datasets`` match it)."""
+    return deep_merge(entry.train, row.get("train")).get("data", {}).get("dataset", "cifar10")
 
 
 def report_settings(entry: Entry, protocol: str = "paper") -> dict:
@@ -413,7 +423,7 @@ def run_config(entry: Entry, row: dict, seed: int, scale: str = "paper", protoco
     model = budget.get("models", {}).get(row["model"], row["model"])
     overrides = dict(row.get("overrides", {}))
     if check_protocol(protocol) == "code":
-        for difference in code_differences(entry, row["model"]):
+        for difference in code_differences(entry, row["model"], _row_dataset(entry, row)):
             if difference.get("built", True):
                 cfg = deep_merge(cfg, difference.get("train"))
                 overrides.update(difference.get("overrides", {}))
@@ -440,7 +450,7 @@ def expand_runs(entry: Entry, scale: str = "paper", seeds: list[int] | None = No
         base_seeds = base_seeds[:1]  # smoke: one seed; a definition-only analysis: nothing random
     out = []
     for row in _row_tables(entry, scale):
-        changed = tuple(d["id"] for d in code_differences(entry, row["model"])
+        changed = tuple(d["id"] for d in code_differences(entry, row["model"], _row_dataset(entry, row))
                         if d.get("built", True)) if protocol == "code" else ()
         for seed in row.get("seeds", base_seeds) if not seeds else base_seeds:
             cfg = run_config(entry, row, seed, scale, protocol)

@@ -117,10 +117,9 @@ def plan_tasks(entry: Entry, scale: str, seeds=None, out: Path | None = None, da
     tasks = []
     for run in runs:
         config = copy.deepcopy(run.config)
-        try:
+        try:  # the model takes its data set and every setting, under either protocol, before any work
             config_from_dict(config).validate()
-            if run_protocol == "code":
-                _check_model(config)
+            _check_model(config)
         except ValueError as err:
             raise ValueError(f"{entry.id} run {run.label!r} ({run_protocol} protocol): {err}") from None
         if scale == "smoke":
@@ -132,8 +131,9 @@ def plan_tasks(entry: Entry, scale: str, seeds=None, out: Path | None = None, da
 
 
 def _check_model(config: dict) -> None:
-    """The run's model settings resolve as the trainer will pass them (a code difference naming a setting
-    the preset lacks fails here, before any work)."""
+    """The run's model settings resolve as the trainer will pass them with the run's data set: a code
+    difference naming a setting the preset lacks, or a scale's budget that puts a text model on images,
+    fails here, before any work."""
     from stablenets.data.info import dataset_info
     from stablenets.models import get_preset
     from stablenets.models.registry import resolve_arguments
@@ -462,7 +462,7 @@ def _code_section(entry: Entry, runs: list[Run], protocol: str) -> dict:
         built = d.get("built", True)
         differences.append({"id": d["id"], "what": d["what"], "source": d["source"], "built": built,
                             "why": d.get("why", ""), "rows": rows_of.get(d["id"], []) if protocol == "code" else [],
-                            "settings": {k: d[k] for k in ("train", "overrides", "protocol", "report", "models")
+                            "settings": {k: d[k] for k in ("train", "overrides", "protocol", "report", "models", "datasets")
                                          if k in d}})
     return {"repository": entry.code.get("repository", ""), "released": entry.code.get("released", False),
             "note": entry.code.get("note", ""), "differences": differences}

@@ -27,11 +27,13 @@ import json
 import sys
 from importlib import resources
 
-__all__ = ["model_size", "size_key", "registry_keys", "count_size", "load_sizes", "SIZES_FILE"]
+__all__ = ["model_size", "size_key", "registry_keys", "count_size", "load_sizes", "SIZES_FILE", "SIZELESS_KEYS"]
 
 SIZES_FILE = "model_sizes.json"
 # ODESettings fields: they change how many times an ODE block's field is evaluated, not its shape
 SOLVER_KEYS = ("solver", "rtol", "atol", "t1", "step_size", "adjoint", "record_steps", "max_nfe")
+# Settings that change neither a model's shape nor its forward FLOPs: left out of the size keys
+SIZELESS_KEYS = SOLVER_KEYS + ("init",)
 
 
 def _layer_ops() -> set:
@@ -42,8 +44,9 @@ def _layer_ops() -> set:
 
 
 def size_key(name: str, overrides: dict, dataset: str) -> str:
-    """``name|{shape overrides}|dataset``: the key of a model's counts (solver settings left out)."""
-    shape = {k: v for k, v in sorted(overrides.items()) if k not in SOLVER_KEYS}
+    """``name|{shape overrides}|dataset``: the key of a model's counts (solver settings and the initialisation
+    left out)."""
+    shape = {k: v for k, v in sorted(overrides.items()) if k not in SIZELESS_KEYS}
     return f"{name}|{json.dumps(shape, sort_keys=True)}|{dataset}"
 
 
@@ -88,7 +91,11 @@ def count_size(name: str, overrides: dict, dataset: str) -> dict:
     from stablenets.schemes.continuous import VectorField, ode_blocks
 
     info = dataset_info(dataset)
-    kwargs = {k: v for k, v in overrides.items() if k not in SOLVER_KEYS}
+    kwargs = {k: v for k, v in overrides.items() if k not in SIZELESS_KEYS}
+    # An IE-skip inner loop runs the same operations whether or not its gradient's graph is kept (create_graph
+    # decides only that); it is counted with the graph, as FlopCounterMode cannot follow autograd.grad on the
+    # detached leaf of create_graph=False.
+    kwargs.pop("create_graph", None)
     if info.kind == "image":
         kwargs = dict(in_channels=info.in_channels, image_size=info.image_size, mean=info.mean, std=info.std) | kwargs
     with warnings.catch_warnings():
@@ -150,8 +157,8 @@ def count_size(name: str, overrides: dict, dataset: str) -> dict:
 
 
 def registry_keys() -> dict[str, tuple[str, dict, str]]:
-    """Every model the registry trains at paper scale and every model of the measured throughput
-    table (``papers/throughput.json``): {key: (name, overrides, dataset)}."""
+    """Every model the registry trains at paper scale, under the paper and the code protocol, and every model of
+    the measured throughput table (``papers/throughput.json``): {key: (name, overrides, dataset)}."""
     from stablenets.models import list_models
     from stablenets.reproduce.registry import expand_runs, get_entry, list_entries
 
@@ -161,7 +168,7 @@ def registry_keys() -> dict[str, tuple[str, dict, str]]:
         entry = get_entry(entry_id)
         if entry.kind == "paper-only" or entry.analysis.get("train") is False:
             continue
-        for run in expand_runs(entry, "paper"):
+        for run in expand_runs(entry, "paper") + expand_runs(entry, "paper", protocol="code"):
             model = run.config["model"]
             if model["name"] not in known:
                 continue  # a preset not added yet: `reproduce list` marks the entry

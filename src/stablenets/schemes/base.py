@@ -59,12 +59,16 @@ class ResidualBlock(nn.Module):
     identity); otherwise it projects the newest history term. A scheme that
     reads ``k`` history terms gets ``k − 1`` more projections of the same kind,
     one per older term, freshly initialised (:meth:`add_history_projections`).
+    ``after`` (None: nothing) is applied to the scheme's step, x_{n+1} = after(Φ_n(…)): the ReLU
+    after the addition of the original post-activation ResNet (He et al. 2016a).
     """
 
-    def __init__(self, branch: nn.Module, shortcut: nn.Module | None, in_channels: int, out_channels: int):
+    def __init__(self, branch: nn.Module, shortcut: nn.Module | None, in_channels: int, out_channels: int,
+                 after: nn.Module | None = None):
         super().__init__()
         self.branch = branch
         self.shortcut = shortcut
+        self.after = after
         self.history_shortcuts = nn.ModuleList()
         self.in_channels = in_channels
         self.out_channels = out_channels
@@ -163,6 +167,11 @@ class Scheme:
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         raise NotImplementedError
 
+    def make_steps(self, blocks: Sequence[ResidualBlock]) -> list[SchemeStep]:
+        """One step per block of the whole chain; a scheme whose steps depend on where a block sits in the
+        network (IE-skip's ``flip_last_stage``) overrides this."""
+        return [self.make_step(i, b) for i, b in enumerate(blocks)]
+
     def settings(self) -> dict:
         """The scheme's settings (flat, a group's fields by their own names), JSON-friendly, for checkpoints."""
         out = {}
@@ -189,7 +198,7 @@ class SchemeTrunk(nn.Module):
         for index, block in enumerate(blocks):  # block n reads at most n + 1 terms
             block.add_history_projections(min(index + 1, self.n_history))
         self.blocks = nn.ModuleList(blocks)
-        self.steps = nn.ModuleList(scheme.make_step(i, b) for i, b in enumerate(blocks))
+        self.steps = nn.ModuleList(scheme.make_steps(blocks))
 
     def run(self, history: Sequence[Tensor], start: int = 0, stop: int | None = None,
             record: list | None = None) -> list[Tensor]:
@@ -202,7 +211,10 @@ class SchemeTrunk(nn.Module):
             if record is not None:
                 record.append(list(history))
             projected = history if block.same_shape else [block.project(h, j) for j, h in enumerate(history)]
-            history = [step(block, history[0], projected), *projected[: self.n_history - 1]]
+            out = step(block, history[0], projected)
+            if block.after is not None:
+                out = block.after(out)
+            history = [out, *projected[: self.n_history - 1]]
         return history
 
     def forward(self, x: Tensor) -> Tensor:

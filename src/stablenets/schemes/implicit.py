@@ -19,6 +19,13 @@ inner gradients are detached, since nothing differentiates through them).
 Blocks that change shape (s_n a projection) take the explicit step: f_n cannot
 be evaluated at a state of the output shape.
 
+``flip_last_stage`` (default off) is what the authors' public code runs (homles11/IE-ResNet,
+models/sirResNet.py, the ``forward`` of SIR_ResNet18/34/50): in every block of the last stage
+(the blocks after the network's last change of shape) the inner loop minimises
+‖x − x_n + f_n(x)‖², the residual of x = x_n − f_n(x), while the explicit start stays
+x_n + f_n(x_n); every other block minimises Algorithm 1's ‖x − x_n − f_n(x)‖². Off, every block
+is Algorithm 1's.
+
 The implicit equation needs one fixed f_n. How its BatchNorm layers make it one is the setting
 ``statistics`` (see :func:`~stablenets.schemes.base.repeated_branch`): by default (``"first"``)
 every inner evaluation f_n(x^k) normalises with the batch statistics of the explicit start's call
@@ -42,12 +49,13 @@ from stablenets.settings import setting
 
 
 class ImplicitStep(SchemeStep):
-    def __init__(self, iterations: int, gamma: float, create_graph: bool, statistics: str):
+    def __init__(self, iterations: int, gamma: float, create_graph: bool, statistics: str, sign: float = 1.0):
         super().__init__()
         self.iterations = iterations
         self.gamma = gamma
         self.create_graph = create_graph
         self.statistics = statistics
+        self.sign = sign  # +1: the residual x − x_n − f_n(x) (Algorithm 1); −1: x − x_n + f_n(x)
 
     def forward(self, block: ResidualBlock, x: Tensor, history: Sequence[Tensor]) -> Tensor:
         if self.iterations == 0 or not block.same_shape:
@@ -63,7 +71,7 @@ class ImplicitStep(SchemeStep):
             for _ in range(self.iterations):
                 if not state.requires_grad:
                     state = state.detach().requires_grad_(True)
-                residual = state - anchor - f(state)
+                residual = state - anchor - f(state) if self.sign > 0 else state - anchor + f(state)
                 (grad,) = torch.autograd.grad(residual.pow(2).sum(), state, create_graph=differentiate)
                 state = state - self.gamma * grad
                 if not differentiate:
@@ -88,6 +96,16 @@ class ImplicitEuler(Scheme):
     create_graph: bool = setting(True, "differentiate through the inner loop", choices=(False, True))
     statistics: str = setting("first", "BatchNorm statistics of the inner evaluations f_n(x^k)",
                               choices=BRANCH_STATISTICS)
+    flip_last_stage: bool = setting(False, "the last stage's inner loops minimise |x - x_n + f_n(x)|^2 "
+                                    "(the authors' code) instead of |x - x_n - f_n(x)|^2", choices=(False, True))
 
     def make_step(self, index: int, block: ResidualBlock) -> SchemeStep:
         return ImplicitStep(self.iterations, self.gamma, self.create_graph, self.statistics)
+
+    def make_steps(self, blocks: Sequence[ResidualBlock]) -> list[SchemeStep]:
+        steps = super().make_steps(blocks)
+        if self.flip_last_stage:  # the last stage: every block after the last change of shape
+            last_change = max((i for i, b in enumerate(blocks) if not b.same_shape), default=-1)
+            for step in steps[last_change + 1:]:
+                step.sign = -1.0
+        return steps
