@@ -121,7 +121,7 @@ def test_reproduce_show_of_a_trained_entry_lists_runs_protocol_and_cost(capsys, 
     assert main(["reproduce", "show", "C-table1"]) == 0
     text = capsys.readouterr().out
     assert "runs at small scale:" in text and "ie-resnet-3-18-w8" in text
-    assert "evaluation at small scale: suite C-table1; attacks fgsm; the first 500 test points" in text
+    assert "evaluation at small scale: suite C-table1; attacks fgsm; the first 10,000 test points" in text
     assert "paper: about" in text and "GPU-hours" in text
     assert re.search(r"committed small-scale report: \S+/docs/results/C-table1/table\.md \(verdicts [✔✘?·\d]+; "
                      r"the run took \d+\.\d min on CPU \(x86_64, 2 threads\)\)", text), text
