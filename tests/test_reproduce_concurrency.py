@@ -125,3 +125,22 @@ def test_a_killed_lease_holder_is_taken_over_after_the_expiry_and_resumed_from_i
     got, want = load_file(task.run_dir / "model.safetensors"), load_file(alone.run_dir / "model.safetensors")
     assert got.keys() == want.keys() and all(torch.equal(got[k], want[k]) for k in got)
 
+
+
+def test_waiting_for_runs_held_elsewhere_returns_once_one_is_free_and_logs_while_held(tmp_path):
+    """The launcher's wait on runs another sweep holds (a Task is unhashable: it once failed here)."""
+    from stablenets.reproduce import launch as launch_module
+
+    held, free = _task(tmp_path / "a", 1), _task(tmp_path / "b", 1)
+    free.label = "free"
+    free.out = str(tmp_path / "b")
+    lease = Lease(held.run_dir, expiry=60)
+    held.run_dir.mkdir(parents=True, exist_ok=True)
+    assert lease.acquire()
+    try:
+        lines = []
+        launch_module._wait_for_others([held, free], lines.append)  # `free` has no holder: returns at once
+        assert lines == []
+        assert Lease(held.run_dir).holder() is not None
+    finally:
+        lease.release()

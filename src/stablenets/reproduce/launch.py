@@ -214,13 +214,13 @@ def _wait_for_others(held: list[Task], log) -> None:
     poll = min(2.0, Lease(held[0].run_dir).interval)
     last = 0.0
     while True:
-        holders = {t: Lease(t.run_dir).holder() for t in held}
-        if any(task_state(t) in FINISHED or h is None for t, h in holders.items()):
+        holders = [(t, Lease(t.run_dir).holder()) for t in held]  # a Task is a mutable dataclass: no dict key
+        if any(task_state(t) in FINISHED or h is None for t, h in holders):
             return
         if time.monotonic() - last >= WAIT_LOG_EVERY:
             last = time.monotonic()
             log(f"waiting for {len(held)} run(s) that another sweep is training: " + "; ".join(
-                f"{t.label} s{t.seed} ({describe_holder(h)})" for t, h in list(holders.items())[:4]))
+                f"{t.label} s{t.seed} ({describe_holder(h)})" for t, h in holders[:4]))
         time.sleep(poll)
 
 
