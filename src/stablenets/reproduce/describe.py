@@ -13,7 +13,7 @@ from pathlib import Path
 
 from stablenets.reproduce.registry import SCALES, expand_runs, get_entry, protocol_of
 
-__all__ = ["describe_entry", "committed_results", "committed_report", "CommittedReport", "VERDICT_MARKS"]
+__all__ = ["describe_entry", "committed_results", "committed_report", "claim_verdict", "CommittedReport", "VERDICT_MARKS"]
 
 # The verdicts of a report's claims, as `reproduce list` abbreviates them.
 VERDICT_MARKS = {"holds": "✔", "contradicted": "✘", "inconclusive": "?", "not checked": "·"}
@@ -41,6 +41,11 @@ class CommittedReport:
                        if self.verdicts.count(v)) or "no-claim"
 
 
+def claim_verdict(claim: dict) -> str:
+    """A reported claim's verdict; a report written before verdicts had only ``holds`` (True/False/None)."""
+    return claim.get("verdict") or {True: "holds", False: "contradicted"}.get(claim.get("holds"), "not checked")
+
+
 def committed_report(entry_id: str, folder: Path | None = None) -> CommittedReport | None:
     """The committed ``--scale small`` report of ``entry_id`` (``docs/results/<ENTRY>/table.json``, or under
     ``folder``), or None where none is committed or it cannot be read."""
@@ -54,8 +59,7 @@ def committed_report(entry_id: str, folder: Path | None = None) -> CommittedRepo
         return None
     if not isinstance(report, dict) or report.get("scale", "small") != "small":
         return None
-    verdicts = tuple(c.get("verdict") or {True: "holds", False: "contradicted"}.get(c.get("holds"), "not checked")
-                     for c in report.get("claims", []))
+    verdicts = tuple(claim_verdict(c) for c in report.get("claims", []))
     # A report rebuilt from finished runs records a short wall time: the training it summed is the cost then.
     seconds = max(float(report.get("wall_seconds") or 0.0), float(report.get("train_seconds") or 0.0))
     return CommittedReport(path, verdicts, seconds, tuple(report.get("hardware") or ()))

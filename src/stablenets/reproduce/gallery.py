@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from stablenets.reproduce.describe import committed_results
+from stablenets.reproduce.describe import claim_verdict, committed_report, committed_results
 
 __all__ = ["gallery_rows", "gallery_markdown", "update_readme", "START", "END"]
 
@@ -48,8 +48,7 @@ def _budget(report: dict) -> str:
     return ", ".join(parts)
 
 
-def _minutes(report: dict) -> str:
-    seconds = max(float(report.get("wall_seconds") or 0.0), float(report.get("train_seconds") or 0.0))
+def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
@@ -61,12 +60,12 @@ def gallery_rows(folder: Path) -> list[list[str]]:
         if report.get("scale") != "small":
             continue
         entry = report["entry"]
+        seconds = committed_report(entry, folder).seconds  # the run's CPU cost, as `reproduce list` counts it
         link = f"[{entry}](docs/results/{entry}/table.md)"
         for claim in report.get("claims", []):
-            verdict = claim.get("verdict") or {True: "holds", False: "contradicted"}.get(claim.get("holds"),
-                                                                                         "not checked")
+            verdict = claim_verdict(claim)
             rows.append([entry[0], link, _cell(claim["text"]), _MARK.get(verdict, verdict),
-                         _cell(_evidence(claim)), _budget(report), _minutes(report)])
+                         _cell(_evidence(claim)), _budget(report), _minutes(seconds)])
     return rows
 
 
